@@ -1,0 +1,1 @@
+"""Dagster assets that export Authy users' phone numbers for the move to Twilio Verify."""

@@ -1,0 +1,111 @@
+"""Sensors and the monthly schedule that keep the export current without manual steps."""
+
+
+import hashlib
+from pathlib import Path
+
+import dagster as dg
+
+from authy_assets.jobs import export_job, fetch_batch_job, user_ids_job
+from authy_assets.partitions import BATCHES_PARTITION_NAME
+from authy_assets.resources import AuthyStorageResource
+
+_RUNNING_STATUSES = [
+    dg.DagsterRunStatus.QUEUED,
+    dg.DagsterRunStatus.NOT_STARTED,
+    dg.DagsterRunStatus.STARTING,
+    dg.DagsterRunStatus.STARTED,
+]
+
+
+def file_digest(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as source:
+        for block in iter(lambda: source.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+@dg.sensor(
+    name="authy_user_ids_sensor",
+    jobs=[user_ids_job, fetch_batch_job],
+    minimum_interval_seconds=60,
+    default_status=dg.DefaultSensorStatus.STOPPED,
+    description=(
+        "Watches the id list. When its content changes, materializes authy_user_ids, which"
+        " registers batches for the new users; then requests one fetch run for each batch that"
+        " has never been materialized. Batches fetched before are not run again."
+    ),
+)
+def authy_user_ids_sensor(
+    context: dg.SensorEvaluationContext, authy_storage: AuthyStorageResource
+) -> dg.SensorResult | dg.SkipReason:
+    source = Path(authy_storage.user_ids_path)
+    if not source.exists():
+        return dg.SkipReason(f"the id list {source} does not exist; set AUTHY_USER_IDS")
+
+    digest = file_digest(source)
+    run_requests = []
+    if digest != context.cursor:
+        run_requests.append(dg.RunRequest(run_key=f"ids-{digest}", job_name=user_ids_job.name))
+
+    materialized = context.instance.get_materialized_partitions(
+        dg.AssetKey("authy_phone_numbers")
+    )
+    for batch_key in context.instance.get_dynamic_partitions(BATCHES_PARTITION_NAME):
+        if batch_key not in materialized:
+            run_requests.append(
+                dg.RunRequest(
+                    run_key=f"new-batch-{batch_key}",
+                    job_name=fetch_batch_job.name,
+                    partition_key=batch_key,
+                )
+            )
+    if not run_requests:
+        return dg.SkipReason("the id list is unchanged and every batch has been fetched")
+    return dg.SensorResult(run_requests=run_requests, cursor=digest)
+
+
+@dg.sensor(
+    name="authy_export_sensor",
+    job=export_job,
+    minimum_interval_seconds=60,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description=(
+        "Rebuilds the export once batches have been fetched: when a batch's phone table is newer"
+        " than the export and no fetch run is queued or running."
+    ),
+)
+def authy_export_sensor(context: dg.SensorEvaluationContext) -> dg.RunRequest | dg.SkipReason:
+    instance = context.instance
+    phones = instance.get_latest_materialization_event(dg.AssetKey("authy_phone_numbers"))
+    if phones is None:
+        return dg.SkipReason("no batch has been fetched yet")
+    export = instance.get_latest_materialization_event(dg.AssetKey("authy_phone_export"))
+    if export is not None and export.timestamp >= phones.timestamp:
+        return dg.SkipReason("the export is newer than every batch")
+    busy = instance.get_runs(
+        filters=dg.RunsFilter(job_name=fetch_batch_job.name, statuses=_RUNNING_STATUSES), limit=1
+    )
+    if busy:
+        return dg.SkipReason("fetch runs are still queued or running; waiting for them")
+    return dg.RunRequest(run_key=f"export-after-{phones.storage_id}")
+
+
+@dg.schedule(
+    name="authy_monthly_refresh",
+    job=fetch_batch_job,
+    cron_schedule="0 6 1 * *",
+    execution_timezone="UTC",
+    default_status=dg.DefaultScheduleStatus.STOPPED,
+    description=(
+        "On the first of each month (06:00 UTC), fetches every batch again. It spends one of"
+        " each user's three monthly requests; authy_export_sensor then rebuilds the export."
+    ),
+)
+def authy_monthly_refresh(context: dg.ScheduleEvaluationContext) -> list[dg.RunRequest]:
+    month = context.scheduled_execution_time.strftime("%Y-%m")
+    return [
+        dg.RunRequest(run_key=f"{month}-{batch_key}", partition_key=batch_key)
+        for batch_key in context.instance.get_dynamic_partitions(BATCHES_PARTITION_NAME)
+    ]

@@ -1,0 +1,176 @@
+"""The ``authy-assets`` command: run the whole export headless, or start the emulator."""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import sys
+from collections import Counter
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from pathlib import Path
+
+import click
+
+from authy_assets.paths import DEFAULT_DAGSTER_HOME
+
+_QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
+
+
+def _use_project_instance() -> Path:
+    """Point Dagster at the project's instance directory unless DAGSTER_HOME is already set."""
+    home = Path(os.environ.get("DAGSTER_HOME") or DEFAULT_DAGSTER_HOME).resolve()
+    home.mkdir(parents=True, exist_ok=True)
+    os.environ["DAGSTER_HOME"] = str(home)
+    return home
+
+
+@click.group()
+def main() -> None:
+    """Export every Authy user's phone number with Dagster."""
+
+
+@main.command()
+@click.option(
+    "--parallel",
+    default=2,
+    show_default=True,
+    type=click.IntRange(1, 32),
+    help="Batches fetched at once, each in its own process. They share one rate limiter.",
+)
+def run(parallel: int) -> None:
+    """Materialize every asset for every batch against AUTHY_API_URL."""
+    home = _use_project_instance()
+    if not os.environ.get("AUTHY_API_KEY", "").strip():
+        raise click.ClickException(
+            "AUTHY_API_KEY is not set: export the Authy app's API key before running"
+        )
+
+    import dagster as dg
+
+    from authy_assets.definitions import build_definitions
+    from authy_assets.partitions import BATCHES_PARTITION_NAME
+
+    defs = build_definitions()
+    instance = dg.DagsterInstance.get()
+    click.echo(f"Dagster instance: {home}")
+
+    ids_result = defs.get_job_def("authy_user_ids_job").execute_in_process(
+        instance=instance, run_config=_QUIET_LOGS, raise_on_error=False
+    )
+    if not ids_result.success:
+        raise click.ClickException("materializing authy_user_ids failed; see the log above")
+
+    batch_keys = sorted(instance.get_dynamic_partitions(BATCHES_PARTITION_NAME))
+    click.echo(f"{len(batch_keys)} batches to fetch, {parallel} at a time")
+    failed = _fetch_batches(batch_keys, parallel)
+
+    export_result = defs.get_job_def("authy_export_job").execute_in_process(
+        instance=instance, run_config=_QUIET_LOGS, raise_on_error=False
+    )
+    if not export_result.success:
+        raise click.ClickException("writing the export failed; see the log above")
+    storage = defs.resources["authy_storage"]
+    _print_summary(storage.export_file)
+    if failed:
+        raise click.ClickException(
+            f"{len(failed)} batches failed: {', '.join(failed)}. The export holds the others;"
+            " run `authy-assets run` again to retry them (users with an answer are not asked again)"
+        )
+
+
+def _fetch_batches(batch_keys: list[str], parallel: int) -> list[str]:
+    failed = []
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=parallel, mp_context=context) as pool:
+        futures = {pool.submit(_fetch_one_batch, key): key for key in batch_keys}
+        for done, future in enumerate(as_completed(futures), start=1):
+            batch_key = futures[future]
+            ok = future.result()
+            click.echo(f"[{done}/{len(batch_keys)}] {batch_key} {'done' if ok else 'FAILED'}")
+            if not ok:
+                failed.append(batch_key)
+    return sorted(failed)
+
+
+def _fetch_one_batch(batch_key: str) -> bool:
+    """Run the fetch job for one batch in this process; used by the process pool."""
+    import dagster as dg
+
+    from authy_assets.definitions import build_definitions
+
+    job = build_definitions().get_job_def("authy_fetch_batch_job")
+    result = job.execute_in_process(
+        instance=dg.DagsterInstance.get(),
+        partition_key=batch_key,
+        run_config=_QUIET_LOGS,
+        raise_on_error=False,
+    )
+    return result.success
+
+
+def _print_summary(export_file: Path) -> None:
+    import pyarrow.parquet as pq
+
+    statuses = Counter(pq.read_table(export_file, columns=["status"]).column("status").to_pylist())
+    total = sum(statuses.values())
+    parts = ", ".join(f"{count} {status}" for status, count in statuses.most_common())
+    click.echo(f"Export written to {export_file}")
+    click.echo(f"{total} users: {parts}")
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8080, show_default=True, type=int, help="Port; 0 picks one.")
+@click.option(
+    "--api-key",
+    envvar="AUTHY_API_KEY",
+    required=True,
+    help="The API key the emulator accepts (default: $AUTHY_API_KEY).",
+)
+@click.option("--population", "population_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="JSON Lines file of users that add to or override the generated ones.")
+@click.option("--population-size", default=2200, show_default=True, type=int,
+              help="Users 1..N exist in the generated population.")
+@click.option("--seed", default=7, show_default=True, type=int, help="Seed of the population.")
+@click.option("--export-disabled-share", default=0.05, show_default=True, type=float,
+              help="Share of users whose export is disabled (error 60154).")
+@click.option("--rate-limit", default=1500, show_default=True, type=int,
+              help="Requests allowed per rate window per API key.")
+@click.option("--rate-window", default=60.0, show_default=True, type=float,
+              help="Length of the rate window in seconds.")
+@click.option("--monthly-quota", default=3, show_default=True, type=int,
+              help="Requests allowed per user per calendar month (UTC).")
+@click.option("--latency", default="realistic", show_default=True,
+              type=click.Choice(["realistic", "none"]),
+              help="Answer latency: realistic (mostly 100-300 ms, a tail to about 2 s) or none.")
+@click.option("--latency-median-ms", type=float, default=None,
+              help="Median latency in ms, same shape as realistic.")
+@click.option("--fault-500", default=0.0, type=float, help="Share of answers that are HTTP 500.")
+@click.option("--fault-503-html", default=0.0, type=float,
+              help="Share of answers that are 503 with an HTML body.")
+@click.option("--fault-drop", default=0.0, type=float,
+              help="Share of requests whose connection is closed without an answer.")
+@click.option("--fault-slow", default=0.0, type=float,
+              help="Share of answers delayed by --slow-seconds.")
+@click.option("--slow-seconds", default=30.0, type=float, help="Delay of slow answers.")
+@click.option("--fault-malformed-json", default=0.0, type=float,
+              help="Share of 200 answers with a truncated JSON body.")
+def emulator(population_file: Path | None, **options: object) -> None:
+    """Serve a local emulator of Authy's phone-number export endpoint."""
+    from authy_assets.emulator import EmulatorConfig, serve_forever
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    names = {
+        "rate_window": "rate_window_seconds",
+    }
+    settings = {names.get(key, key): value for key, value in options.items()}
+    try:
+        config = EmulatorConfig(population_file=population_file, **settings)
+    except ValueError as error:
+        raise click.ClickException(str(error)) from None
+    serve_forever(config, on_ready=lambda url: click.echo(f"Authy emulator listening on {url}"))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,348 @@
+"""The fetch loop: every user of a batch asked once, concurrently, within the app's limits.
+
+Workers take users from a queue, wait for a send time from the shared rate limiter, record the
+request in the ledger, send it, and store the answer as soon as it arrives. Retryable failures
+go back on the queue after a backoff. A wrong API key stops the whole fetch after one request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import httpx
+
+from authy_assets.client.limiter import SharedRateLimiter
+from authy_assets.client.retry import backoff_delay, parse_retry_after
+from authy_assets.client.settings import FetchSettings
+from authy_assets.client.store import RequestLedger, month_of
+from authy_assets.phones import FINAL_STATUSES, RETRYABLE_STATUSES, ExportStatus, classify_response
+
+logger = logging.getLogger("authy_assets.client")
+
+USER_AGENT = "authy-assets/0.1 (+phone number export)"
+
+
+class AuthyUnauthorizedError(RuntimeError):
+    """The API rejected the API key (HTTP 401, error 60001)."""
+
+
+@dataclass(frozen=True)
+class FetchProgress:
+    users_done: int
+    users_total: int
+    requests_sent: int
+    requests_per_minute: float
+    seconds_left: float | None
+
+
+@dataclass
+class FetchReport:
+    """What one fetch did; the answers themselves are in the ledger."""
+
+    users_total: int
+    users_skipped: int = 0
+    users_quota_exhausted: int = 0
+    requests_sent: int = 0
+    answers_by_status: Counter[str] = field(default_factory=Counter)
+    started_at: float = 0.0
+    finished_at: float = 0.0
+
+    @property
+    def seconds(self) -> float:
+        return max(0.0, self.finished_at - self.started_at)
+
+    @property
+    def requests_per_minute(self) -> float:
+        return 60.0 * self.requests_sent / self.seconds if self.seconds > 0 else 0.0
+
+
+ProgressCallback = Callable[[FetchProgress], None]
+
+
+def fetch_users(
+    settings: FetchSettings,
+    authy_ids: Sequence[int],
+    *,
+    batch_key: str | None = None,
+    run_id: str | None = None,
+    on_progress: ProgressCallback | None = None,
+    log: logging.Logger | logging.LoggerAdapter = logger,
+) -> FetchReport:
+    """Ask the export endpoint for every user in ``authy_ids`` who has no final answer yet.
+
+    Users with a final answer this month (ok, not found, export disabled, another API error)
+    are skipped; users whose monthly quota is spent are not asked again. Raises
+    :class:`AuthyUnauthorizedError` when the API rejects the key.
+    """
+    ids = [_checked_id(value) for value in authy_ids]
+    fetch = _Fetch(settings, ids, batch_key=batch_key, run_id=run_id, log=log)
+    return asyncio.run(fetch.run(on_progress))
+
+
+def _checked_id(value: object) -> int:
+    # numpy integers are accepted, but nothing that is not a positive whole number can reach
+    # the request path.
+    if isinstance(value, bool) or not hasattr(value, "__index__"):
+        raise ValueError(f"authy_id {value!r} is not an integer")
+    number = int(value.__index__())
+    if number < 1 or number > 2**63 - 1:
+        raise ValueError(f"authy_id {number} is outside 1..2**63-1")
+    return number
+
+
+class _Fetch:
+    def __init__(
+        self,
+        settings: FetchSettings,
+        authy_ids: list[int],
+        *,
+        batch_key: str | None,
+        run_id: str | None,
+        log: logging.Logger | logging.LoggerAdapter,
+    ) -> None:
+        self.settings = settings
+        self.authy_ids = authy_ids
+        self.batch_key = batch_key
+        self.run_id = run_id
+        self.log = log
+        self.rng = random.Random()
+        self.report = FetchReport(users_total=len(authy_ids))
+        self.queue: asyncio.Queue[int | None] = asyncio.Queue()
+        self.attempts_this_run: Counter[int] = Counter()
+        self.pending = 0
+        self.users_done = 0
+        self.all_done = asyncio.Event()
+
+    async def run(self, on_progress: ProgressCallback | None) -> FetchReport:
+        settings = self.settings
+        self.report.started_at = time.time()
+        self.month = month_of(self.report.started_at)
+        self.ledger = RequestLedger(settings.ledger_path, settings.api_scope)
+        self.limiter = SharedRateLimiter(
+            settings.limiter_path,
+            settings.api_scope,
+            limit=settings.rate_limit,
+            window_seconds=settings.rate_window_seconds,
+            margin_seconds=settings.rate_margin_seconds,
+        )
+        try:
+            to_fetch = self._users_to_fetch()
+            if to_fetch:
+                await self._fetch_all(to_fetch, on_progress)
+        finally:
+            self.report.finished_at = time.time()
+            self.ledger.close()
+            self.limiter.close()
+        return self.report
+
+    def _users_to_fetch(self) -> list[int]:
+        latest = self.ledger.latest_statuses(self.authy_ids, month=self.month)
+        spent = self.ledger.spent(self.authy_ids, month=self.month)
+        to_fetch = []
+        for authy_id in self.authy_ids:
+            if latest.get(authy_id) in FINAL_STATUSES:
+                self.report.users_skipped += 1
+            elif spent.get(authy_id, 0) >= self.settings.monthly_quota:
+                self.report.users_quota_exhausted += 1
+            else:
+                to_fetch.append(authy_id)
+        self.users_done = len(self.authy_ids) - len(to_fetch)
+        if self.users_done:
+            self.log.info(
+                f"{self.report.users_skipped} users already have a final answer this month and"
+                f" {self.report.users_quota_exhausted} have spent this month's quota of"
+                f" {self.settings.monthly_quota} requests; neither group is asked again"
+            )
+        return to_fetch
+
+    async def _fetch_all(self, to_fetch: list[int], on_progress: ProgressCallback | None) -> None:
+        settings = self.settings
+        timeout = httpx.Timeout(
+            connect=settings.connect_timeout_seconds,
+            read=settings.read_timeout_seconds,
+            write=settings.connect_timeout_seconds,
+            pool=None,
+        )
+        limits = httpx.Limits(
+            max_connections=settings.concurrency, max_keepalive_connections=settings.concurrency
+        )
+        headers = {
+            "X-Authy-API-Key": settings.api_key,
+            "Accept": "application/json",
+            "User-Agent": USER_AGENT,
+        }
+        async with httpx.AsyncClient(
+            base_url=settings.base_url.rstrip("/"),
+            headers=headers,
+            timeout=timeout,
+            limits=limits,
+            follow_redirects=False,
+        ) as client:
+            self.client = client
+            # One request alone first: a wrong key then costs one rejected request, not one
+            # per worker.
+            self.pending = len(to_fetch)
+            await self._handle(to_fetch[0])
+            for authy_id in to_fetch[1:]:
+                self.queue.put_nowait(authy_id)
+            progress = asyncio.create_task(self._report_progress(on_progress))
+            workers = [
+                asyncio.create_task(self._worker())
+                for _ in range(min(settings.concurrency, max(1, len(to_fetch) - 1)))
+            ]
+            try:
+                if self.pending > 0:
+                    await self.all_done.wait()
+            finally:
+                for _ in workers:
+                    self.queue.put_nowait(None)
+                for task in [*workers, progress]:
+                    task.cancel()
+                await asyncio.gather(*workers, progress, return_exceptions=True)
+                if on_progress is not None:
+                    on_progress(self._progress())
+        if self.fatal is not None:
+            raise self.fatal
+
+    fatal: BaseException | None = None
+
+    async def _worker(self) -> None:
+        while True:
+            authy_id = await self.queue.get()
+            if authy_id is None:
+                return
+            try:
+                await self._handle(authy_id)
+            except AuthyUnauthorizedError as error:
+                self.fatal = error
+                self.all_done.set()
+                return
+            except Exception as error:  # noqa: BLE001 - one user's failure must not stop the batch
+                self.log.error(f"authy_id {authy_id}: unexpected error {type(error).__name__}")
+                self.fatal = error
+                self.all_done.set()
+                return
+
+    async def _handle(self, authy_id: int) -> None:
+        settings = self.settings
+        await self.limiter.wait_for_slot()
+        reservation = self.ledger.reserve(
+            authy_id,
+            month=self.month,
+            quota=settings.monthly_quota,
+            batch_key=self.batch_key,
+            run_id=self.run_id,
+        )
+        if reservation is None:
+            # Another run spent the quota since this fetch started.
+            self.report.users_quota_exhausted += 1
+            self._finish_user()
+            return
+        request_id, attempt = reservation
+        self.attempts_this_run[authy_id] += 1
+        self.report.requests_sent += 1
+
+        status, retry_after = await self._send(authy_id, request_id)
+        self.report.answers_by_status[status] += 1
+
+        if status == ExportStatus.unauthorized:
+            raise AuthyUnauthorizedError(
+                f"the Authy API at {settings.base_url} rejected the API key (HTTP 401, error"
+                " 60001): check AUTHY_API_KEY; no further requests were sent"
+            )
+        retry = (
+            status in RETRYABLE_STATUSES
+            and self.attempts_this_run[authy_id] < settings.max_attempts_per_run
+            and attempt < settings.monthly_quota
+        )
+        if not retry:
+            self._finish_user()
+            return
+        delay = backoff_delay(
+            self.attempts_this_run[authy_id],
+            base_seconds=settings.backoff_base_seconds,
+            max_seconds=settings.backoff_max_seconds,
+            rng=self.rng,
+        )
+        if retry_after is not None:
+            delay = max(delay, min(retry_after, settings.max_retry_after_seconds))
+        if status == ExportStatus.rate_limited:
+            # A 429 may come from the app's rate limit, which is shared by every worker and
+            # every process: hold all of them back, not only this user.
+            self.limiter.pause_until(time.time() + delay)
+        self.log.info(
+            f"authy_id {authy_id}: {status} on attempt {attempt}, retrying in {delay:.1f} s"
+        )
+        asyncio.get_running_loop().call_later(delay, self.queue.put_nowait, authy_id)
+
+    async def _send(self, authy_id: int, request_id: int) -> tuple[str, float | None]:
+        started = time.monotonic()
+        path = f"/protected/json/users/{authy_id}/phone_number"
+        try:
+            response = await self.client.get(path)
+        except httpx.TimeoutException:
+            self._record_failure(request_id, ExportStatus.timeout, started)
+            return ExportStatus.timeout, None
+        except httpx.TransportError as error:
+            self.log.warning(f"authy_id {authy_id}: connection failed ({type(error).__name__})")
+            self._record_failure(request_id, ExportStatus.connection_error, started)
+            return ExportStatus.connection_error, None
+
+        duration_ms = (time.monotonic() - started) * 1000
+        content_type = response.headers.get("content-type")
+        body = response.content.decode("utf-8", errors="replace")
+        classification = classify_response(response.status_code, body, content_type)
+        status = classification.status
+        self.ledger.record_answer(
+            request_id,
+            outcome="response",
+            status=status,
+            http_status=response.status_code,
+            error_code=classification.error_code,
+            content_type=content_type,
+            body=body,
+            duration_ms=duration_ms,
+            # A request with a wrong key is not tied to any user of the app.
+            counted=status != ExportStatus.unauthorized,
+        )
+        retry_after = parse_retry_after(response.headers.get("retry-after"), now=time.time())
+        return status, retry_after
+
+    def _record_failure(self, request_id: int, status: str, started: float) -> None:
+        self.ledger.record_answer(
+            request_id,
+            outcome=str(status),
+            status=status,
+            duration_ms=(time.monotonic() - started) * 1000,
+        )
+
+    def _finish_user(self) -> None:
+        self.users_done += 1
+        self.pending -= 1
+        if self.pending <= 0:
+            self.all_done.set()
+
+    def _progress(self) -> FetchProgress:
+        elapsed = max(1e-9, time.time() - self.report.started_at)
+        users_per_second = (self.users_done - self.report.users_skipped) / elapsed
+        left = self.report.users_total - self.users_done
+        return FetchProgress(
+            users_done=self.users_done,
+            users_total=self.report.users_total,
+            requests_sent=self.report.requests_sent,
+            requests_per_minute=60.0 * self.report.requests_sent / elapsed,
+            seconds_left=left / users_per_second if users_per_second > 0 else None,
+        )
+
+    async def _report_progress(self, on_progress: ProgressCallback | None) -> None:
+        while True:
+            await asyncio.sleep(self.settings.progress_interval_seconds)
+            progress = self._progress()
+            if on_progress is not None:
+                on_progress(progress)
