@@ -27,7 +27,7 @@ import pandas as pd
 INT64_MAX = 2**63 - 1
 BATCH_KEY_PREFIX = "batch-"
 BATCH_KEY_DIGITS = 6
-# Keys keep a fixed width so that they sort as text; a seventh digit would break that order.
+# Keys keep a fixed width so that they sort as text, which a seventh digit would break.
 MAX_BATCHES = 10**BATCH_KEY_DIGITS - 1
 SCHEMA_VERSION = "1"
 
@@ -191,7 +191,7 @@ class BatchAssignments:
         )
 
     def members(self, key: str) -> list[int]:
-        """Return the ids of one batch, sorted; raise UnknownBatchError for a missing batch."""
+        """Return the ids of one batch, sorted. Raises UnknownBatchError for a missing batch."""
         number = batch_number(key)
         with self._connection() as connection, _read(connection):
             if not connection.execute(
@@ -217,7 +217,7 @@ class BatchAssignments:
 
         ``batch_key`` has pandas' ``string`` dtype and is <NA> for an id that has no batch.
         """
-        wanted = as_id_array(ids)
+        requested = as_id_array(ids)
         with self._connection() as connection:
             rows = np.fromiter(
                 connection.execute(
@@ -227,22 +227,22 @@ class BatchAssignments:
             )
         assigned = rows["authy_id"]
 
-        positions = np.searchsorted(assigned, wanted)
+        positions = np.searchsorted(assigned, requested)
         in_range = positions < len(assigned)
-        found = np.zeros(len(wanted), dtype=bool)
-        found[in_range] = assigned[positions[in_range]] == wanted[in_range]
-        wanted_numbers = np.zeros(len(wanted), dtype=np.int64)
-        wanted_numbers[found] = rows["batch_number"][positions[found]]
+        found = np.zeros(len(requested), dtype=bool)
+        found[in_range] = assigned[positions[in_range]] == requested[in_range]
+        requested_numbers = np.zeros(len(requested), dtype=np.int64)
+        requested_numbers[found] = rows["batch_number"][positions[found]]
 
         # Batch number 0 is never used, so it maps to <NA> for ids without a batch.
-        distinct = np.unique(wanted_numbers[found])
+        distinct = np.unique(requested_numbers[found])
         keys = pd.Series(
             [batch_key(number) for number in distinct.tolist()], index=distinct, dtype="string"
         )
         return pd.DataFrame(
             {
-                "authy_id": pd.Series(wanted, dtype="int64"),
-                "batch_key": keys.reindex(wanted_numbers).array,
+                "authy_id": pd.Series(requested, dtype="int64"),
+                "batch_key": keys.reindex(requested_numbers).array,
             }
         )
 

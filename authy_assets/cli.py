@@ -21,6 +21,9 @@ def _use_project_instance() -> Path:
     """Point Dagster at the project's instance directory unless DAGSTER_HOME is already set."""
     home = Path(os.environ.get("DAGSTER_HOME") or DEFAULT_DAGSTER_HOME).resolve()
     home.mkdir(parents=True, exist_ok=True)
+    # An empty dagster.yaml keeps Dagster's defaults (SQLite storage in this directory) and
+    # silences its warning about the missing file.
+    (home / "dagster.yaml").touch(exist_ok=True)
     os.environ["DAGSTER_HOME"] = str(home)
     return home
 
@@ -55,7 +58,7 @@ def run(parallel: int) -> None:
     instance = dg.DagsterInstance.get()
     click.echo(f"Dagster instance: {home}")
 
-    ids_result = defs.get_job_def("authy_user_ids_job").execute_in_process(
+    ids_result = defs.resolve_job_def("authy_user_ids_job").execute_in_process(
         instance=instance, run_config=_QUIET_LOGS, raise_on_error=False
     )
     if not ids_result.success:
@@ -65,7 +68,7 @@ def run(parallel: int) -> None:
     click.echo(f"{len(batch_keys)} batches to fetch, {parallel} at a time")
     failed = _fetch_batches(batch_keys, parallel)
 
-    export_result = defs.get_job_def("authy_export_job").execute_in_process(
+    export_result = defs.resolve_job_def("authy_export_job").execute_in_process(
         instance=instance, run_config=_QUIET_LOGS, raise_on_error=False
     )
     if not export_result.success:
@@ -99,7 +102,7 @@ def _fetch_one_batch(batch_key: str) -> bool:
 
     from authy_assets.definitions import build_definitions
 
-    job = build_definitions().get_job_def("authy_fetch_batch_job")
+    job = build_definitions().resolve_job_def("authy_fetch_batch_job")
     result = job.execute_in_process(
         instance=dg.DagsterInstance.get(),
         partition_key=batch_key,

@@ -82,7 +82,7 @@ _FOREIGN_SUFFIXES = {
 
 
 class IdListError(ValueError):
-    """The id list cannot be read at all; the message names the file and the fix."""
+    """Error for an id list that cannot be read at all. The message names the file and the fix."""
 
 
 @dataclass(frozen=True)
@@ -98,7 +98,8 @@ class RejectedLine:
 class IdList:
     """Distinct ids in first-seen order, with what was rejected or collapsed on the way.
 
-    ``rejects`` holds at most ``MAX_STORED_REJECTS`` entries; ``rejected_count`` counts all.
+    ``rejects`` contains at most ``MAX_STORED_REJECTS`` entries, and ``rejected_count`` counts
+    all of them.
     """
 
     ids: npt.NDArray[np.int64]
@@ -189,7 +190,7 @@ def read_user_ids(path: Path) -> IdList:
     """Read the distinct user ids of a CSV, plain-text or Parquet id list, in first-seen order.
 
     Raises IdListError when the file is missing, empty, binary, not UTF-8, of an unsupported
-    format, or holds no id and no rejected line (for example only a header).
+    format, or contains no id and no rejected line (for example only a header).
     """
     path = Path(path)
     head = _read_head(path)
@@ -245,7 +246,7 @@ def _check_not_foreign(path: Path, head: bytes) -> None:
 
 
 def _decoded_lines(path: Path, handle: BinaryIO, counter: list[int]) -> Iterator[str]:
-    """Yield each physical line decoded as UTF-8, line end included; ``counter[0]`` counts lines."""
+    """Yield each physical line decoded as UTF-8 with its line end, counting it in counter[0]."""
     offset = 0
     while raw := handle.readline(MAX_LINE_BYTES + 1):
         start = offset
@@ -303,12 +304,15 @@ def _read_text(path: Path, handle: BinaryIO, collector: IdCollector) -> tuple[st
 
 
 def _take_sample(lines: Iterator[str]) -> list[str]:
+    """Read the lines that the delimiter is picked from: SNIFF_LINES non-blank ones at most."""
     sample: list[str] = []
     non_blank = 0
+    size = 0
     for line in lines:
         sample.append(line)
         non_blank += bool(line.strip())
-        if non_blank >= SNIFF_LINES or len(sample) >= 10 * SNIFF_LINES:
+        size += len(line)
+        if non_blank >= SNIFF_LINES or len(sample) >= 10 * SNIFF_LINES or size >= MAX_LINE_BYTES:
             break
     return sample
 
@@ -317,7 +321,7 @@ def _pick_delimiter(sample: list[str]) -> str | None:
     """Return the delimiter of the sample lines, or None for a single-column file.
 
     A delimiter that splits off an ``authy_id`` cell in the first line wins. Otherwise the
-    delimiter must split the first non-blank line and at least half of the rows; ties go to the
+    delimiter must split the first non-blank line and at least half of the rows. Ties go to the
     delimiter whose rows all have the same number of cells, then to the earlier one in DELIMITERS.
     """
     content = [line for line in sample if line.strip()]
@@ -333,7 +337,7 @@ def _pick_delimiter(sample: list[str]) -> str | None:
         if widths[0] < 2:
             continue
         split_widths = [width for width in widths if width > 1]
-        if not split_widths:
+        if 2 * len(split_widths) < len(widths):
             continue
         score = (len(split_widths), len(set(split_widths)) == 1)
         if score > best_score:
@@ -342,7 +346,7 @@ def _pick_delimiter(sample: list[str]) -> str | None:
 
 
 def _row_widths(lines: list[str], delimiter: str) -> list[int]:
-    """Return the cell count of each CSV row; rows are per line if the lines do not parse."""
+    """Return the cell count of each CSV row, or of each line when the lines do not parse."""
     try:
         return [len(row) for row in csv.reader(lines, delimiter=delimiter)] or [0]
     except csv.Error:
@@ -429,7 +433,7 @@ def _collect_columns(
 
 
 def _read_parquet(path: Path, collector: IdCollector) -> int:
-    """Collect the ids of the ``authy_id`` column one record batch at a time; return the row count."""
+    """Collect the ids of the ``authy_id`` column one record batch at a time, and count the rows."""
     try:
         parquet = pq.ParquetFile(path)
     except (pa.ArrowException, OSError) as err:
@@ -503,7 +507,7 @@ def write_rejects(rejects: Iterable[RejectedLine], path: Path) -> None:
     """Write ``rejects`` as CSV (line_number, raw, reason), replacing ``path`` atomically.
 
     Only the rejects passed in are written, which for an IdList are at most
-    MAX_STORED_REJECTS; IdList.rejected_count has the full count.
+    MAX_STORED_REJECTS. IdList.rejected_count has the full count.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

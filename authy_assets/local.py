@@ -69,6 +69,7 @@ def main(argv: list[str]) -> int:
     env["AUTHY_API_KEY"] = secrets.token_hex(16)
     env.setdefault("DAGSTER_HOME", str(DEFAULT_DAGSTER_HOME))
     Path(env["DAGSTER_HOME"]).mkdir(parents=True, exist_ok=True)
+    (Path(env["DAGSTER_HOME"]) / "dagster.yaml").touch(exist_ok=True)
 
     with running_emulator(env) as url:
         env["AUTHY_API_URL"] = url

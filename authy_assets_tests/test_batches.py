@@ -138,7 +138,10 @@ def test_batch_size_change_applies_to_new_batches(tmp_path: Path) -> None:
 @pytest.mark.parametrize("batch_size", [0, -1, 1.5, True, "3", None])
 def test_batch_size_validation(tmp_path: Path, batch_size: object) -> None:
     with pytest.raises(BatchAssignmentError, match="batch_size must be an integer >= 1"):
-        BatchAssignments(tmp_path / "batches.sqlite3", batch_size=batch_size)  # type: ignore[arg-type]
+        BatchAssignments(
+            tmp_path / "batches.sqlite3",
+            batch_size=batch_size,  # type: ignore[arg-type]
+        )
 
 
 def test_batch_size_numpy_integer(tmp_path: Path) -> None:

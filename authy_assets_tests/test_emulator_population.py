@@ -28,6 +28,7 @@ from authy_assets.emulator.population import (
 )
 
 SAMPLE_SIZE = 3000
+NATIONAL = phonenumbers.PhoneNumberFormat.NATIONAL
 
 
 def sample_users(seed: int = 7, share: float = 0.05) -> list[PhoneUser]:
@@ -84,7 +85,7 @@ def test_phone_number_is_national_part() -> None:
     for user in sample_users()[1:]:
         parsed = phonenumbers.parse(user.e164)
         national = phonenumbers.national_significant_number(parsed)
-        national_format = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.NATIONAL)
+        national_format = phonenumbers.format_number(parsed, NATIONAL)
         digits = re.sub(r"\D", "", user.phone_number)
 
         assert digits == national or user.phone_number == national_format, user.authy_id
@@ -100,15 +101,15 @@ def test_all_phone_number_styles_appear() -> None:
 
 
 def test_population_covers_many_regions() -> None:
-    regions = Counter(
-        phonenumbers.region_code_for_number(phonenumbers.parse(user.e164)) for user in sample_users()
-    )
+    numbers = [phonenumbers.parse(user.e164) for user in sample_users()]
+    regions = Counter(phonenumbers.region_code_for_number(number) for number in numbers)
 
     assert len(regions) >= 100
 
 
 def test_most_numbers_are_valid() -> None:
-    valid = sum(phonenumbers.is_valid_number(phonenumbers.parse(user.e164)) for user in sample_users()[1:])
+    numbers = [phonenumbers.parse(user.e164) for user in sample_users()[1:]]
+    valid = sum(phonenumbers.is_valid_number(number) for number in numbers)
 
     assert valid >= 0.95 * (SAMPLE_SIZE - 1)
 
@@ -124,7 +125,7 @@ def test_template_formats_match_phonenumbers() -> None:
         for _ in range(3):
             significant = vary_significant_number(template, rng)
             parsed = phonenumbers.parse("+" + template.country_code + significant)
-            expected_national = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.NATIONAL)
+            expected_national = phonenumbers.format_number(parsed, NATIONAL)
 
             assert phonenumbers.national_significant_number(parsed) == significant
             if phonenumbers.is_valid_number(parsed):
@@ -200,14 +201,27 @@ def test_population_file_entries(tmp_path: Path) -> None:
 
     entries = load_population_file(path)
 
-    assert entries[2] == PhoneUser(2, "(201) 555-0123", "1", "+12015550123", "2020-02-02T02:02:02Z", True)
+    assert entries[2] == PhoneUser(
+        2, "(201) 555-0123", "1", "+12015550123", "2020-02-02T02:02:02Z", export_disabled=True
+    )
     assert entries[3] is None
     assert entries[9_000_000] == RawResponse(503, (("Content-Type", "text/html"),), "<h1>down</h1>")
     assert entries[4] == RawResponse(200, (), "")
     assert len(entries) == 4
 
 
-USER_LINE = {"authy_id": 2, "phone_number": "1", "country_code": "1", "e164": "+1", "updated_at": "x"}
+USER_LINE = {
+    "authy_id": 2,
+    "phone_number": "1",
+    "country_code": "1",
+    "e164": "+1",
+    "updated_at": "x",
+}
+
+
+def raw_line(**raw: object) -> str:
+    return json.dumps({"authy_id": 2, "raw": raw})
+
 
 BAD_LINES = [
     ("{not json", "invalid JSON"),
@@ -223,12 +237,13 @@ BAD_LINES = [
     (json.dumps({"authy_id": 2, "exists": True}), "exists may only be false"),
     (json.dumps({"authy_id": 2, "exists": False, "e164": "+1"}), "unexpected keys"),
     (json.dumps({"authy_id": 2, "raw": "text"}), "raw must be an object"),
-    (json.dumps({"authy_id": 2, "raw": {"status": 42}}), "raw.status must be an integer from 100 to 599"),
-    (json.dumps({"authy_id": 2, "raw": {"status": 200, "headers": []}}), "raw.headers must be an object"),
-    (json.dumps({"authy_id": 2, "raw": {"status": 200, "headers": {"X": 1}}}), "must be a string"),
-    (json.dumps({"authy_id": 2, "raw": {"status": 200, "headers": {"X": "a\r\nb"}}}), "invalid name or value"),
-    (json.dumps({"authy_id": 2, "raw": {"status": 200, "body": 5}}), "raw.body must be a string"),
-    (json.dumps({"authy_id": 2, "raw": {"status": 200, "extra": 1}}), "unexpected keys for raw: extra"),
+    (raw_line(status=42), "raw.status must be an integer from 100 to 599"),
+    (raw_line(status="200"), "raw.status must be an integer from 100 to 599"),
+    (raw_line(status=200, headers=[]), "raw.headers must be an object"),
+    (raw_line(status=200, headers={"X": 1}), "must be a string"),
+    (raw_line(status=200, headers={"X": "a\r\nb"}), "invalid name or value"),
+    (raw_line(status=200, body=5), "raw.body must be a string"),
+    (raw_line(status=200, extra=1), "unexpected keys for raw: extra"),
     (json.dumps({"authy_id": 1, "raw": {"status": 200}}), "authy_id 1 already appears"),
 ]
 

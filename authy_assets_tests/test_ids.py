@@ -102,6 +102,14 @@ READ_CASES = [
         ],
         "text",
     ),
+    (
+        "comma in one text line",
+        "ids.txt",
+        b"1,000\n2\n3\n4\n",
+        [2, 3, 4],
+        [(1, DIGIT_GROUPING)],
+        "text",
+    ),
     ("leading zeros", "ids.txt", b"007\n7\n0042\n", [7, 42], [], "text"),
     ("quoted cells", "ids.csv", b'"authy_id";"name"\n"12";"a"\n', [12], [], "csv"),
     (
@@ -359,7 +367,11 @@ def test_parquet_damaged(tmp_path: Path) -> None:
         read_user_ids(path)
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=150,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
 @given(
     values=st.lists(st.integers(min_value=1, max_value=INT64_MAX), min_size=1, max_size=40),
     layout=st.lists(
@@ -397,7 +409,7 @@ def test_property_valid_ids_round_trip(
     text=st.text(max_size=20),
 )
 def test_property_non_digit_never_accepted(before: str, bad: str, after: str, text: str) -> None:
-    # A non-digit with digits on both sides survives stripping, so the cell must be refused.
+    # A non-digit with digits on both sides survives stripping, so the cell must be rejected.
     assert not isinstance(parse_id_cell(f"1{before}{bad}{after}1"), int)
     stripped = text.strip().strip("\"'").strip()
     if any(char not in "0123456789" for char in stripped):

@@ -51,7 +51,7 @@ def authy_raw_responses(
         settings,
         authy_ids,
         batch_key=batch_key,
-        run_id=context.run_id,
+        run_id=context.run.run_id,
         on_progress=log_progress,
         log=context.log,
     )

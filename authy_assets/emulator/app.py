@@ -2,7 +2,7 @@
 
 Each request is decided synchronously on arrival (key, rate limit, quota, user, fault), so
 the counters never interleave. Only then does the handler sleep for the latency and send
-the answer.
+the response.
 """
 
 from __future__ import annotations
@@ -43,12 +43,12 @@ API_KEY_HEADER = "X-Authy-API-Key"
 PHONE_NUMBER_PATH = "/protected/json/users/{authy_id}/phone_number"
 STATS_PATH = "/__emulator__/stats"
 RESET_STATS_PATH = "/__emulator__/reset-stats"
-# Authy ids are assumed to fit a signed 64-bit integer; larger ids answer 60004.
+# NOTE: Authy ids are assumed to fit a signed 64-bit integer, so larger ids get error 60004.
 MAX_AUTHY_ID = 2**63 - 1
 
 
 class EmulatorStats:
-    """Request counters served by the stats endpoint; reset does not touch the limits."""
+    """Request counters served by the stats endpoint. A reset leaves the limits untouched."""
 
     def __init__(self, window_seconds: float) -> None:
         self.window = WindowPeakCounter(window_seconds)
@@ -70,7 +70,8 @@ class EmulatorState:
         self.config = config
         self.population = population
         self.stats = EmulatorStats(config.rate_window_seconds)
-        self.latency = LatencySampler(median_seconds(config.latency, config.latency_median_ms), config.seed)
+        median = median_seconds(config.latency, config.latency_median_ms)
+        self.latency = LatencySampler(median, config.seed)
         self._clock = config.clock
         self._api_key = config.api_key.encode()
         self._limiter = SlidingWindowLimiter(config.rate_limit, config.rate_window_seconds)
@@ -91,7 +92,8 @@ class EmulatorState:
         """Apply the key check, the rate limit, the quota and the faults to one request."""
         now = self._clock()
         stats = self.stats
-        if api_key is None or not hmac.compare_digest(api_key.encode("utf-8", "replace"), self._api_key):
+        presented = None if api_key is None else api_key.encode("utf-8", "replace")
+        if presented is None or not hmac.compare_digest(presented, self._api_key):
             stats.requests_rejected_key += 1
             return self._counted(self._unauthorized)
 
@@ -109,28 +111,32 @@ class EmulatorState:
             return self._counted(self._invalid_id)
         if not self._quota.record(authy_id, now):
             return self._counted(self._limited)
-        return self._counted(self._with_fault(self._answer_for(authy_id)))
+        return self._counted(self._with_fault(self._response_for(authy_id)))
 
     def stats_payload(self) -> dict[str, Any]:
         stats = self.stats
+        per_status = {str(status): count for status, count in sorted(stats.per_status.items())}
+        per_user = {str(user): count for user, count in sorted(stats.per_user.items())}
         return {
             "requests_total": stats.requests_total,
             "requests_rejected_key": stats.requests_rejected_key,
             "requests_dropped": stats.requests_dropped,
-            "requests_per_status": {str(status): n for status, n in sorted(stats.per_status.items())},
-            "requests_per_user": {str(user): n for user, n in sorted(stats.per_user.items())},
+            "requests_per_status": per_status,
+            "requests_per_user": per_user,
             "max_requests_in_window": stats.window.peak,
             "rate_limit": self.config.rate_limit,
             "rate_window_seconds": self.config.rate_window_seconds,
             "monthly_quota": self.config.monthly_quota,
         }
 
-    def _answer_for(self, authy_id: int) -> Outcome:
+    def _response_for(self, authy_id: int) -> Outcome:
         entry = self.population.lookup(authy_id)
         if entry is None:
             return self._not_found
         if isinstance(entry, RawResponse):
-            return Outcome(entry.status, entry.body.encode(), content_type=None, headers=entry.headers)
+            return Outcome(
+                entry.status, entry.body.encode(), content_type=None, headers=entry.headers
+            )
         if entry.export_disabled:
             return self._export_disabled
         return Outcome(200, _user_body(entry))
@@ -164,12 +170,16 @@ STATE_KEY = web.AppKey("authy_emulator_state", EmulatorState)
 
 
 def create_app(config: EmulatorConfig) -> web.Application:
-    """Build the emulator application; raises PopulationFileError for a bad population file."""
+    """Build the emulator application. Raises PopulationFileError for a bad population file."""
     overrides = None
     if config.population_file is not None:
         overrides = load_population_file(config.population_file)
-        logger.info("Loaded %d population file entries from %s", len(overrides), config.population_file)
-    population = Population(config.seed, config.population_size, config.export_disabled_share, overrides)
+        logger.info(
+            "Loaded %d population file entries from %s", len(overrides), config.population_file
+        )
+    population = Population(
+        config.seed, config.population_size, config.export_disabled_share, overrides
+    )
 
     app = web.Application()
     app[STATE_KEY] = EmulatorState(config, population)
@@ -215,7 +225,7 @@ def parse_authy_id(text: str) -> int | None:
 
 
 def _drop_connection(request: web.Request) -> None:
-    """Close the connection without an answer; the client sees it end before any byte."""
+    """Close the connection before any byte of a response is sent."""
     transport = request.transport
     if transport is not None:
         transport.close()

@@ -1,8 +1,9 @@
 """Settings of the local Authy export API emulator.
 
 Every behaviour that Twilio does not document is a setting here, with the default that the
-project assumes: the status codes of 60026, 60154 and 60003, the calendar month in UTC for the
-per-user quota, the sliding window for the per-key rate limit, and the absence of Retry-After.
+project assumes. These are the statuses of errors 60026, 60154 and 60003, the calendar month
+in UTC for the per-user quota, the sliding window for the per-key rate limit, and the absence
+of Retry-After.
 """
 
 from __future__ import annotations
@@ -19,7 +20,12 @@ FAULT_SETTINGS = ("fault_500", "fault_503_html", "fault_drop", "fault_slow", "fa
 
 @dataclass(frozen=True)
 class EmulatorConfig:
-    """Settings of one emulator instance; invalid values raise ValueError on construction.
+    """Settings of one emulator instance. Invalid values raise ValueError on construction.
+
+    The emulator checks each request in this order: API key (401, counted nowhere), rate limit
+    per key, authy_id syntax (400), monthly quota per user, then faults. Requests rejected
+    by the quota still count against it. ``app_limited_counts_for_user`` decides whether a
+    request rejected by the rate limit also counts against its user's quota.
 
     The repr leaves out ``api_key``, so the key never reaches a log through this object.
     """
@@ -28,7 +34,7 @@ class EmulatorConfig:
     host: str = "127.0.0.1"
     port: int = 0  # 0 lets the operating system pick a free port.
 
-    # Population: users 1..population_size exist; user 1 is Twilio's documented example.
+    # Users 1..population_size exist, and user 1 is Twilio's documented example.
     seed: int = 7
     population_size: int = 2200
     export_disabled_share: float = 0.05
@@ -39,7 +45,8 @@ class EmulatorConfig:
     rate_window_seconds: float = 60.0
     monthly_quota: int = 3
     app_limited_counts_for_user: bool = True
-    retry_after: str | None = None  # Sent verbatim as Retry-After on 429 answers when set.
+    # Sent verbatim as Retry-After with every rate-limit or quota response when set.
+    retry_after: str | None = None
 
     # HTTP statuses that Twilio does not document.
     not_found_status: int = 404  # error 60026
@@ -50,7 +57,8 @@ class EmulatorConfig:
     latency: str = "realistic"
     latency_median_ms: float | None = None
 
-    # Share of requests, after the key check and both limits, that get each fault.
+    # Share of requests, after the key check and both limits, that get each fault. Faulted
+    # requests count against the quota. fault_slow responds after slow_seconds.
     fault_500: float = 0.0
     fault_503_html: float = 0.0
     fault_drop: float = 0.0
@@ -58,7 +66,7 @@ class EmulatorConfig:
     fault_malformed_json: float = 0.0
     slow_seconds: float = 30.0
 
-    # Epoch seconds; drives the rate window and the calendar month of the quota.
+    # Source of epoch seconds for the rate window and the calendar month of the quota.
     clock: Callable[[], float] = field(default=time.time, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -84,7 +92,9 @@ class EmulatorConfig:
                 f"population_file must be a path or None, got {self.population_file!r}"
             )
         if not callable(self.clock):
-            raise ValueError(f"clock must be a callable returning epoch seconds, got {self.clock!r}")
+            raise ValueError(
+                f"clock must be a callable returning epoch seconds, got {self.clock!r}"
+            )
 
     def _validate_limits(self) -> None:
         _require_int("rate_limit", self.rate_limit, minimum=1)
@@ -144,7 +154,9 @@ def parse_latency_option(text: str) -> tuple[str, float | None]:
     return "realistic", median
 
 
-def _require_int(name: str, value: object, minimum: int | None = None, maximum: int | None = None) -> None:
+def _require_int(
+    name: str, value: object, minimum: int | None = None, maximum: int | None = None
+) -> None:
     if isinstance(value, bool) or not isinstance(value, int):
         raise ValueError(f"{name} must be an integer, got {value!r}")
     if minimum is not None and value < minimum:

@@ -1,12 +1,12 @@
-"""Answer delays of the emulator.
+"""Response delays of the emulator.
 
 The realistic shape is a guess at a busy HTTPS API, not a measurement of Authy. With the
 default median of 180 ms it gives:
 
-- 97 % of answers from a lognormal around the median with sigma 0.3, which puts about
-  90 % of all answers between 100 and 300 ms;
-- 3 % of answers from a log-uniform tail between 300 ms and 2.0 s;
-- no answer slower than 2.0 s.
+- 97 % of responses from a lognormal around the median with sigma 0.3, which puts about
+  90 % of all responses between 100 and 300 ms;
+- 3 % of responses from a log-uniform tail between 300 ms and 2.0 s;
+- no response slower than 2.0 s.
 
 A different median scales every bound by median / 180 ms.
 """
@@ -24,7 +24,7 @@ CAP_FACTOR = 2.0 / 0.180
 
 
 class LatencySampler:
-    """Seeded source of answer delays in seconds; ``median_seconds=None`` means no delay."""
+    """Seeded source of response delays in seconds. ``median_seconds=None`` means no delay."""
 
     def __init__(self, median_seconds: float | None, seed: int) -> None:
         self._median = median_seconds

@@ -7,9 +7,10 @@ pattern of the example's type. After six misses the last candidate is kept anywa
 the example's length, so it is possible but may be invalid, as some real data is.
 
 Nothing is generated up front, so a population of millions starts as fast as one of ten.
-Generating a user costs microseconds because every regular expression and format is
-prepared once per example number. Calling libphonenumber per user would cost about 0.5 ms,
-mostly recompiling patterns that overflow the cache of the re module.
+Generating a user takes microseconds because every regular expression and format is
+prepared once per example number. Calling libphonenumber for each user measured about
+0.3 ms per user (5,000 users, phonenumbers 9.0.43, a 2-core machine), mostly spent
+recompiling patterns that overflow the cache of the re module.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from typing import Any
 import phonenumbers
 from phonenumbers import PhoneMetadata, PhoneNumberFormat, PhoneNumberType
 
-# Twilio's documented example answer for user 1.
+# Twilio's documented example response for user 1.
 DOCUMENTED_EXAMPLE_FIELDS = {
     "phone_number": "444-555-6666",
     "country_code": "1",
@@ -51,7 +52,7 @@ UPDATED_AT_LAST = 1719791999
 
 @dataclass(frozen=True, slots=True)
 class PhoneUser:
-    """One user of the export endpoint; the repr leaves out the phone number fields."""
+    """One user of the export endpoint. The repr leaves out the phone number fields."""
 
     authy_id: int
     phone_number: str = field(repr=False)
@@ -61,7 +62,7 @@ class PhoneUser:
     export_disabled: bool = False
 
     def export_fields(self) -> dict[str, str]:
-        """Return the four fields of a 200 answer, in the documented order."""
+        """Return the four fields of a 200 response, in the documented order."""
         return {
             "phone_number": self.phone_number,
             "country_code": self.country_code,
@@ -79,7 +80,7 @@ class RawResponse:
     body: str
 
 
-# What a population file sets for one id: a user, a raw response, or None to delete the id.
+# Population file entry for one id: a user, a raw response, or None to delete the id.
 PopulationEntry = PhoneUser | RawResponse | None
 
 
@@ -126,7 +127,7 @@ class NumberTemplate:
 
 
 def generate_user(seed: int, authy_id: int, export_disabled_share: float) -> PhoneUser:
-    """Generate user ``authy_id`` of the population with ``seed``; the same inputs give the same user.
+    """Generate user ``authy_id`` of the population with ``seed``, the same for the same inputs.
 
     User 1 is always Twilio's documented example and never has export disabled. The first
     random draw decides whether export is disabled, so changing the share never changes
@@ -198,7 +199,9 @@ def typed_phone_number(template: NumberTemplate, significant: str, style: str) -
     return ("-" if style == "dashes" else " ").join(groups)
 
 
-def _template(region: str, example: phonenumbers.PhoneNumber, pattern: re.Pattern[str]) -> NumberTemplate:
+def _template(
+    region: str, example: phonenumbers.PhoneNumber, pattern: re.Pattern[str]
+) -> NumberTemplate:
     significant = phonenumbers.national_significant_number(example)
     international = phonenumbers.format_number(example, PhoneNumberFormat.INTERNATIONAL)
     groups = re.findall(r"\d+", international)[1:]

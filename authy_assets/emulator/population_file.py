@@ -4,7 +4,7 @@ Each non-blank line is an object with an integer ``authy_id`` and one of:
 
 - the user fields ``phone_number``, ``country_code``, ``e164`` and ``updated_at`` (strings,
   served as given without validation) and an optional boolean ``export_disabled``;
-- ``"exists": false``, which deletes a generated user so that it answers "not found";
+- ``"exists": false``, which deletes a generated user so that its requests get "not found";
 - ``"raw": {"status": int, "headers": {name: value}, "body": text}``, a response replayed
   verbatim for that user after the key check and the limits. ``headers`` and ``body`` are
   optional.
@@ -26,7 +26,7 @@ FRAMING_HEADERS = frozenset({"content-length", "transfer-encoding"})
 
 
 class PopulationFileError(ValueError):
-    """A population file that cannot be read; the message names the file and line."""
+    """Error for a population file that cannot be read. The message names the file and line."""
 
 
 def load_population_file(path: Path) -> dict[int, PopulationEntry]:
@@ -57,7 +57,7 @@ def load_population_file(path: Path) -> dict[int, PopulationEntry]:
 
 
 def parse_population_line(text: str) -> tuple[int, PopulationEntry]:
-    """Parse one population file line; raises ValueError describing what is invalid."""
+    """Parse one population file line. Raises ValueError describing what is invalid."""
     try:
         item = json.loads(text)
     except json.JSONDecodeError as exc:

@@ -1,8 +1,8 @@
-"""Response bodies of the emulator: Authy error bodies, user bodies and fault bodies.
+"""Response bodies of the emulator: Authy error bodies and fault bodies.
 
-The error body shape and the string ``error_code`` follow the public Authy clients
-(twilio/authy-python, twilio/authy-ruby, lholden/authy-rs). Messages of 60026 and 60001
-follow those clients too; the other messages are written for the emulator.
+The error body shape, the string ``error_code`` and the messages of 60001 (401) and 60026
+(404) are those in the test fixtures of twilio/authy-ruby (spec/authy/api_spec.rb). The
+other messages are written for the emulator.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ class Outcome:
     """What the handler sends for one request.
 
     ``delay_seconds`` replaces the sampled latency when set (the slow fault). With ``drop``
-    the handler closes the connection instead of answering.
+    the handler closes the connection instead of responding.
     """
 
     status: int
@@ -51,7 +51,9 @@ def error_body(error: tuple[str, str]) -> bytes:
     ).encode()
 
 
-def error_outcome(status: int, error: tuple[str, str], headers: tuple[tuple[str, str], ...] = ()) -> Outcome:
+def error_outcome(
+    status: int, error: tuple[str, str], headers: tuple[tuple[str, str], ...] = ()
+) -> Outcome:
     return Outcome(status=status, body=error_body(error), headers=headers)
 
 

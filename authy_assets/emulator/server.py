@@ -21,7 +21,8 @@ logger = logging.getLogger("authy_assets.emulator")
 # Handlers still running at shutdown (slow faults) get this long before they are cancelled.
 SHUTDOWN_TIMEOUT_SECONDS = 1.0
 START_TIMEOUT_SECONDS = 30.0
-# Connections that the OS queues before the server accepts them; a benchmark opens many at once.
+# Maximum connections that the OS queues before the server accepts them. A benchmark opens
+# many at once.
 LISTEN_BACKLOG = 1024
 
 
@@ -64,12 +65,12 @@ class RunningEmulator:
             return result
 
     def reset_stats(self) -> None:
-        """Zero the request counters; quotas and the rate window keep their state."""
+        """Zero the request counters. Quotas and the rate window keep their state."""
         with httpx.Client(trust_env=False, timeout=10.0) as client:
             client.post(self._url + RESET_STATS_PATH).raise_for_status()
 
     def stop(self) -> None:
-        """Stop serving and join the thread; calling it again does nothing."""
+        """Stop serving and join the thread. Calling it again does nothing."""
         if self._stopped:
             return
         self._stopped = True
@@ -133,7 +134,10 @@ def start_emulator(config: EmulatorConfig) -> RunningEmulator:
 
 
 def serve_forever(config: EmulatorConfig, on_ready: Callable[[str], None] | None = None) -> None:
-    """Serve in the foreground until SIGINT or SIGTERM; ``on_ready`` gets the URL once listening."""
+    """Serve in the foreground until SIGINT or SIGTERM.
+
+    ``on_ready`` is called with the URL once the server is listening.
+    """
     asyncio.run(_serve(config, on_ready))
 
 
@@ -162,7 +166,9 @@ async def _serve(config: EmulatorConfig, on_ready: Callable[[str], None] | None)
         logger.info("Authy emulator at %s stopped", url)
 
 
-async def _start_site(app: web.Application, config: EmulatorConfig) -> tuple[web.AppRunner, str, int]:
+async def _start_site(
+    app: web.Application, config: EmulatorConfig
+) -> tuple[web.AppRunner, str, int]:
     runner = web.AppRunner(
         app,
         access_log=None,
