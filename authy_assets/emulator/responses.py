@@ -29,7 +29,7 @@ SERVICE_UNAVAILABLE_HTML = (
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
-    """What the handler sends for one request.
+    """Decided response to one request, before the latency delay.
 
     ``delay_seconds`` replaces the sampled latency when set (the slow fault). With ``drop``
     the handler closes the connection instead of responding.
