@@ -15,10 +15,12 @@ _RUNNING_STATUSES = [
     dg.DagsterRunStatus.NOT_STARTED,
     dg.DagsterRunStatus.STARTING,
     dg.DagsterRunStatus.STARTED,
+    dg.DagsterRunStatus.CANCELING,
 ]
 
 
 def file_digest(path: Path) -> str:
+    """Return the SHA-256 of a file's content as hex; the id-list sensor keeps it as its cursor."""
     digest = hashlib.sha256()
     with open(path, "rb") as source:
         for block in iter(lambda: source.read(1 << 20), b""):
@@ -47,7 +49,9 @@ def authy_user_ids_sensor(
     digest = file_digest(source)
     run_requests = []
     if digest != context.cursor:
-        run_requests.append(dg.RunRequest(run_key=f"ids-{digest}", job_name=user_ids_job.name))
+        # No run key: the cursor already limits each change of content to one run, and a run
+        # key made from the digest would skip a list restored to earlier content.
+        run_requests.append(dg.RunRequest(job_name=user_ids_job.name))
 
     materialized = context.instance.get_materialized_partitions(
         dg.AssetKey("authy_phone_numbers")
@@ -78,11 +82,13 @@ def authy_user_ids_sensor(
 )
 def authy_export_sensor(context: dg.SensorEvaluationContext) -> dg.RunRequest | dg.SkipReason:
     instance = context.instance
-    phones = instance.get_latest_materialization_event(dg.AssetKey("authy_phone_numbers"))
+    phones = _latest_materialization(instance, dg.AssetKey("authy_phone_numbers"))
     if phones is None:
         return dg.SkipReason("no batch has been fetched yet")
-    export = instance.get_latest_materialization_event(dg.AssetKey("authy_phone_export"))
-    if export is not None and export.timestamp >= phones.timestamp:
+    # Storage ids grow in the order the instance stored the events, unlike timestamps taken on
+    # the clocks of different run workers.
+    export = _latest_materialization(instance, dg.AssetKey("authy_phone_export"))
+    if export is not None and export.storage_id > phones.storage_id:
         return dg.SkipReason("the export is newer than every batch")
     busy = instance.get_runs(
         filters=dg.RunsFilter(job_name=fetch_batch_job.name, statuses=_RUNNING_STATUSES), limit=1
@@ -90,6 +96,13 @@ def authy_export_sensor(context: dg.SensorEvaluationContext) -> dg.RunRequest | 
     if busy:
         return dg.SkipReason("fetch runs are still queued or running; waiting for them")
     return dg.RunRequest(run_key=f"export-after-{phones.storage_id}")
+
+
+def _latest_materialization(
+    instance: dg.DagsterInstance, asset_key: dg.AssetKey
+) -> dg.EventLogRecord | None:
+    records = instance.fetch_materializations(asset_key, limit=1).records
+    return records[0] if records else None
 
 
 @dg.schedule(

@@ -43,11 +43,11 @@ def main() -> None:
 )
 def run(parallel: int) -> None:
     """Materialize every asset for every batch against AUTHY_API_URL."""
-    home = _use_project_instance()
     if not os.environ.get("AUTHY_API_KEY", "").strip():
         raise click.ClickException(
             "AUTHY_API_KEY is not set: export the Authy app's API key before running"
         )
+    home = _use_project_instance()
 
     import dagster as dg
 
@@ -128,8 +128,9 @@ def _print_summary(export_file: Path) -> None:
 @click.option(
     "--api-key",
     envvar="AUTHY_API_KEY",
+    show_envvar=True,
     required=True,
-    help="The API key the emulator accepts (default: $AUTHY_API_KEY).",
+    help="The API key the emulator accepts.",
 )
 @click.option("--population", "population_file", type=click.Path(dir_okay=False, path_type=Path),
               help="JSON Lines file of users that add to or override the generated ones.")
@@ -161,7 +162,7 @@ def _print_summary(export_file: Path) -> None:
               help="Share of 200 answers with a truncated JSON body.")
 def emulator(population_file: Path | None, **options: object) -> None:
     """Serve a local emulator of Authy's phone-number export endpoint."""
-    from authy_assets.emulator import EmulatorConfig, serve_forever
+    from authy_assets.emulator import EmulatorConfig, PopulationFileError, serve_forever
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     names = {
@@ -172,7 +173,17 @@ def emulator(population_file: Path | None, **options: object) -> None:
         config = EmulatorConfig(population_file=population_file, **settings)
     except ValueError as error:
         raise click.ClickException(str(error)) from None
-    serve_forever(config, on_ready=lambda url: click.echo(f"Authy emulator listening on {url}"))
+    try:
+        serve_forever(
+            config, on_ready=lambda url: click.echo(f"Authy emulator listening on {url}")
+        )
+    except PopulationFileError as error:
+        raise click.ClickException(str(error)) from None
+    except OSError as error:
+        raise click.ClickException(
+            f"cannot listen on {config.host}:{config.port}: {error.strerror or error};"
+            " pick another --port, or --port 0 for a free one"
+        ) from None
 
 
 if __name__ == "__main__":

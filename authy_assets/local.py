@@ -46,7 +46,9 @@ def running_emulator(env: dict[str, str]) -> Iterator[str]:
             if process.poll() is not None:
                 raise SystemExit(f"the emulator exited with code {process.returncode} at start")
             try:
-                httpx.get(f"{url}/__emulator__/stats", timeout=1.0)
+                # trust_env=False keeps HTTP_PROXY and similar settings from routing the
+                # loopback probe through a proxy.
+                httpx.get(f"{url}/__emulator__/stats", timeout=1.0, trust_env=False)
                 break
             except httpx.TransportError:
                 if time.monotonic() > deadline:

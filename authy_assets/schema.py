@@ -58,7 +58,7 @@ RAW_RESPONSES_SCHEMA = pa.schema(
         _field(
             "attempt",
             pa.int16(),
-            "Attempt number for this user in the batch, starting at 1.",
+            "Number of this request among the user's requests this month (UTC), starting at 1.",
             nullable=False,
         ),
         _field("http_status", pa.int16(), "HTTP status, or null without a response."),

@@ -468,6 +468,177 @@ def test_fault_share_partial() -> None:
     assert statuses.count(500) + statuses.count(200) == 200
 
 
+# --- per-user faults from the population file ---------------------------------------------
+
+
+def write_population(path: Path, lines: list[dict[str, Any]]) -> Path:
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
+    return path
+
+
+ITALIAN_USER = {
+    "phone_number": "02 1234 5678",
+    "country_code": "39",
+    "e164": "+390212345678",
+    "updated_at": "2022-01-01T00:00:00Z",
+}
+
+
+def test_user_fault_every_request(tmp_path: Path) -> None:
+    path = write_population(
+        tmp_path / "faults.jsonl",
+        [
+            {"authy_id": 2, "fault": "500"},
+            {"authy_id": 3, "fault": "503_html"},
+            {"authy_id": 4, "fault": "malformed_json", **ITALIAN_USER},
+            {"authy_id": 5, "fault": "drop"},
+        ],
+    )
+    settings = {"population_file": path, "monthly_quota": 10}
+    with emulator_with(**settings) as emulator, client_for(emulator) as client:
+        internal = [client.get(path_for(2)) for _ in range(3)]
+        unavailable = [client.get(path_for(3)) for _ in range(3)]
+        malformed = [client.get(path_for(4)) for _ in range(3)]
+        for _ in range(3):
+            with pytest.raises(httpx.RemoteProtocolError):
+                client.get(path_for(5))
+        normal = client.get(path_for(6))
+        stats = emulator.stats()
+
+    italian_body = json.dumps(ITALIAN_USER)
+    for response in internal:
+        assert response.status_code == 500
+        assert response.json() == error_body("60000", "An error occurred")
+    for response in unavailable:
+        assert response.status_code == 503
+        assert response.headers["content-type"] == "text/html"
+        assert response.text.startswith("<html>")
+    for response in malformed:
+        assert response.status_code == 200
+        assert response.text == italian_body[: len(italian_body) // 2]
+    assert normal.status_code == 200
+    assert stats["requests_dropped"] == 3
+    assert stats["requests_per_user"] == {"2": 3, "3": 3, "4": 3, "5": 3, "6": 1}
+
+
+def test_user_fault_slow(tmp_path: Path) -> None:
+    path = write_population(
+        tmp_path / "slow.jsonl",
+        [{"authy_id": 2, "fault": "slow", **ITALIAN_USER}, {"authy_id": 3, "fault": "slow"}],
+    )
+    settings = {"population_file": path, "slow_seconds": 2.0}
+    with emulator_with(**settings) as emulator:
+        with client_for(emulator, timeout=0.5) as client:
+            with pytest.raises(httpx.ReadTimeout):
+                client.get(path_for(2))
+            fast_user = client.get(path_for(1))
+    settings = {"population_file": path, "slow_seconds": 0.2}
+    with emulator_with(**settings) as emulator, client_for(emulator) as client:
+        replaced = client.get(path_for(2))
+        generated = client.get(path_for(3))
+
+    assert fast_user.json() == USER_ONE_BODY
+    assert replaced.json() == ITALIAN_USER
+    assert generated.status_code == 200
+    assert generated.json() == generate_user(7, 3, 0.05).export_fields()
+
+
+def test_user_fault_list_then_normal(tmp_path: Path) -> None:
+    raw_429 = {
+        "status": 429,
+        "headers": {"Content-Type": "application/json", "Retry-After": "7"},
+        "body": json.dumps(error_body("60003", "Too many requests")),
+    }
+    path = write_population(
+        tmp_path / "list.jsonl",
+        [
+            {"authy_id": 2, "faults": ["500", "drop", raw_429], **ITALIAN_USER},
+            {"authy_id": 3, "faults": ["503_html"], "raw": {"status": 400, "body": "no"}},
+        ],
+    )
+    settings = {"population_file": path, "monthly_quota": 10}
+    with emulator_with(**settings) as emulator, client_for(emulator) as client:
+        first = client.get(path_for(2))
+        emulator.reset_stats()
+        with pytest.raises(httpx.RemoteProtocolError):
+            client.get(path_for(2))
+        third = client.get(path_for(2))
+        later = [client.get(path_for(2)) for _ in range(2)]
+        raw_first = client.get(path_for(3))
+        raw_later = client.get(path_for(3))
+
+    assert first.status_code == 500
+    assert third.status_code == 429
+    assert third.headers["retry-after"] == "7"
+    assert third.json()["error_code"] == "60003"
+    for response in later:
+        assert response.status_code == 200
+        assert response.json() == ITALIAN_USER
+    assert raw_first.status_code == 503
+    assert raw_later.status_code == 400
+    assert raw_later.text == "no"
+
+
+def test_user_fault_after_key_and_limits(tmp_path: Path) -> None:
+    path = write_population(
+        tmp_path / "order.jsonl",
+        [{"authy_id": 2, "faults": ["500"]}, {"authy_id": 3, "fault": "drop"}],
+    )
+    clock = FakeClock(utc_epoch(2024, 3, 10, 12))
+    settings = {
+        "population_file": path,
+        "clock": clock,
+        "rate_limit": 1,
+        "rate_window_seconds": 1.0,
+        "monthly_quota": 3,
+        "app_limited_counts_for_user": False,
+    }
+    with emulator_with(**settings) as emulator, client_for(emulator) as client:
+        wrong_key = client.get(path_for(2), headers={"X-Authy-API-Key": "wrong"})
+        client.get(path_for(1))
+        app_limited = client.get(path_for(2))
+        clock.now += 1.0
+        first_fault = client.get(path_for(2))
+        clock.now += 1.0
+        after_list = client.get(path_for(2))
+        clock.now += 1.0
+        client.get(path_for(2))
+        clock.now += 1.0
+        over_quota = client.get(path_for(2))
+        clock.now += 1.0
+        for _ in range(3):
+            with pytest.raises(httpx.RemoteProtocolError):
+                client.get(path_for(3))
+            clock.now += 1.0
+        drop_user_fourth = client.get(path_for(3))
+
+    assert wrong_key.status_code == 401
+    assert app_limited.status_code == 429
+    assert first_fault.status_code == 500
+    assert after_list.status_code == 200
+    assert over_quota.status_code == 429
+    assert over_quota.json()["error_code"] == "60003"
+    assert drop_user_fourth.status_code == 429
+
+
+def test_user_fault_overrides_random_faults(tmp_path: Path) -> None:
+    path = write_population(
+        tmp_path / "mixed.jsonl",
+        [{"authy_id": 2, "fault": "500"}, {"authy_id": 3, "faults": ["malformed_json"]}],
+    )
+    settings = {"population_file": path, "fault_503_html": 1.0}
+    with emulator_with(**settings) as emulator, client_for(emulator) as client:
+        always = [client.get(path_for(2)).status_code for _ in range(3)]
+        listed = client.get(path_for(3))
+        after_list = client.get(path_for(3))
+        other_user = client.get(path_for(4))
+
+    assert always == [500, 500, 500]
+    assert listed.status_code == 200
+    assert after_list.status_code == 503
+    assert other_user.status_code == 503
+
+
 # --- stats, latency, concurrency, logs ---------------------------------------------------
 
 

@@ -21,7 +21,9 @@ from authy_assets.emulator import (
 )
 from authy_assets.emulator.population import (
     DOCUMENTED_EXAMPLE_FIELDS,
+    FAULT_KINDS,
     PHONE_NUMBER_STYLES,
+    UserFaults,
     number_templates,
     typed_phone_number,
     vary_significant_number,
@@ -199,7 +201,7 @@ def test_population_file_entries(tmp_path: Path) -> None:
         ],
     )
 
-    entries = load_population_file(path)
+    entries = load_population_file(path).entries
 
     assert entries[2] == PhoneUser(
         2, "(201) 555-0123", "1", "+12015550123", "2020-02-02T02:02:02Z", export_disabled=True
@@ -245,6 +247,31 @@ BAD_LINES = [
     (raw_line(status=200, body=5), "raw.body must be a string"),
     (raw_line(status=200, extra=1), "unexpected keys for raw: extra"),
     (json.dumps({"authy_id": 1, "raw": {"status": 200}}), "authy_id 1 already appears"),
+    (json.dumps({"authy_id": 1, "fault": "500"}), "authy_id 1 already appears"),
+    (json.dumps({"authy_id": 2, "fault": "404"}), "fault must be one of 500, 503_html, drop"),
+    (json.dumps({"authy_id": 2, "fault": 500}), "fault must be one of"),
+    (json.dumps({"authy_id": 2, "fault": ["500"]}), "fault must be one of"),
+    (json.dumps({"authy_id": 2, "faults": "500"}), "faults must be a non-empty list"),
+    (json.dumps({"authy_id": 2, "faults": []}), "faults must be a non-empty list"),
+    (json.dumps({"authy_id": 2, "faults": ["500", "oops"]}), "faults[1] must be one of"),
+    (json.dumps({"authy_id": 2, "faults": [None]}), "faults[0] must be one of"),
+    (json.dumps({"authy_id": 2, "faults": [{"status": 42}]}), "faults[0].status must be"),
+    (json.dumps({"authy_id": 2, "faults": [{"body": "x"}]}), "faults[0].status must be"),
+    (
+        json.dumps({"authy_id": 2, "faults": [{"status": 429, "extra": 1}]}),
+        "unexpected keys for faults[0]: extra",
+    ),
+    (
+        json.dumps({"authy_id": 2, "fault": "500", "faults": ["500"]}),
+        "use either fault (every request) or faults (a list), not both",
+    ),
+    (json.dumps({"authy_id": 2, "fault": "500", "e164": "+1"}), "missing phone_number"),
+    (json.dumps({"authy_id": 2, "fault": "500", "export_disabled": True}), "missing"),
+    (
+        json.dumps({"authy_id": 2, "fault": "500", "nickname": "x"}),
+        "unexpected keys for a user entry: nickname",
+    ),
+    (json.dumps({**USER_LINE, "fault": "500", "nickname": "x"}), "unexpected keys"),
 ]
 
 
@@ -273,3 +300,71 @@ def test_population_file_missing(tmp_path: Path) -> None:
 
     with pytest.raises(PopulationFileError, match="cannot read population file"):
         load_population_file(path)
+
+
+def test_population_file_faults(tmp_path: Path) -> None:
+    raw_429 = {"status": 429, "headers": {"Retry-After": "1"}, "body": "{}"}
+    path = write_lines(
+        tmp_path / "faults.jsonl",
+        [
+            json.dumps({"authy_id": 2, "fault": "drop"}),
+            json.dumps({**USER_LINE, "authy_id": 3, "fault": "slow"}),
+            json.dumps({"authy_id": 4, "faults": ["500", raw_429, "malformed_json"]}),
+            json.dumps({"authy_id": 5, "raw": {"status": 200}, "fault": "503_html"}),
+            json.dumps({"authy_id": 6, "exists": False, "faults": ["drop"]}),
+            json.dumps({**USER_LINE, "authy_id": 7}),
+        ],
+    )
+
+    population_file = load_population_file(path)
+
+    assert population_file.faults == {
+        2: UserFaults(always="drop"),
+        3: UserFaults(always="slow"),
+        4: UserFaults(
+            sequence=("500", RawResponse(429, (("Retry-After", "1"),), "{}"), "malformed_json")
+        ),
+        5: UserFaults(always="503_html"),
+        6: UserFaults(sequence=("drop",)),
+    }
+    entries = population_file.entries
+    assert 2 not in entries
+    assert 4 not in entries
+    assert entries[3] == PhoneUser(3, "1", "1", "+1", "x")
+    assert entries[5] == RawResponse(200, (), "")
+    assert entries[6] is None
+    assert entries[7] == PhoneUser(7, "1", "1", "+1", "x")
+
+
+@pytest.mark.parametrize("kind", FAULT_KINDS)
+def test_population_file_every_fault_kind(tmp_path: Path, kind: str) -> None:
+    path = write_lines(tmp_path / "kind.jsonl", [json.dumps({"authy_id": 2, "fault": kind})])
+
+    assert load_population_file(path).faults == {2: UserFaults(always=kind)}
+
+
+def test_user_faults_always() -> None:
+    faults = UserFaults(always="500")
+
+    assert [faults.fault_for(number) for number in (1, 2, 3, 100)] == ["500"] * 4
+
+
+def test_user_faults_sequence_then_none() -> None:
+    raw = RawResponse(429, (), "")
+    faults = UserFaults(sequence=("drop", raw))
+
+    assert faults.fault_for(1) == "drop"
+    assert faults.fault_for(2) == raw
+    assert faults.fault_for(3) is None
+    assert faults.fault_for(0) is None
+
+
+def test_population_faults_for() -> None:
+    faults = UserFaults(always="slow")
+    population = Population(7, 10, 0.0, faults={3: faults, 50: faults})
+
+    assert population.faults_for(3) == faults
+    assert population.faults_for(50) == faults
+    assert population.faults_for(4) is None
+    assert population.lookup(3) == generate_user(7, 3, 0.0)
+    assert population.lookup(50) is None

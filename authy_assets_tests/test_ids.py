@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from authy_assets import ids as idmod
+from authy_assets.ids import text as idmod
 from authy_assets.ids import (
     DECIMAL_POINT,
     DIGIT_GROUPING,
@@ -476,3 +476,21 @@ def test_write_rejects_creates_parent(tmp_path: Path) -> None:
     write_rejects([], path)
 
     assert path.read_bytes() == b"line_number,raw,reason\r\n"
+
+
+def test_rejects_file_lists_every_reject(tmp_path, monkeypatch):
+    from authy_assets.ids import results
+
+    monkeypatch.setattr(results, "MAX_STORED_REJECTS", 3)
+    source = tmp_path / "ids.txt"
+    source.write_text("1\n" + "".join(f"bad{index}\n" for index in range(10)))
+    rejects_path = tmp_path / "rejects.csv"
+
+    id_list = read_user_ids(source, rejects_path=rejects_path)
+
+    assert len(id_list.rejects) == 3
+    assert id_list.rejected_count == 10
+    lines = rejects_path.read_text().splitlines()
+    assert lines[0] == "line_number,raw,reason"
+    assert len(lines) == 11
+    assert lines[-1].startswith("11,bad9,")

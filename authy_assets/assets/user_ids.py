@@ -10,7 +10,7 @@ import pyarrow.parquet as pq
 
 from authy_assets.batches import BatchAssignments
 from authy_assets.files import make_private, write_parquet_atomically
-from authy_assets.ids import read_user_ids, write_rejects
+from authy_assets.ids import read_user_ids
 from authy_assets.partitions import BATCHES_PARTITION_NAME
 from authy_assets.resources import AuthyStorageResource
 
@@ -38,7 +38,8 @@ def authy_user_ids(
     context: dg.AssetExecutionContext, authy_storage: AuthyStorageResource
 ) -> dg.MaterializeResult:
     source = Path(authy_storage.user_ids_path)
-    id_list = read_user_ids(source)
+    id_list = read_user_ids(source, rejects_path=authy_storage.rejects_file)
+    make_private(authy_storage.rejects_file)
     if not len(id_list.ids):
         raise dg.Failure(
             f"the id list {source} has no valid user ids ({id_list.rejected_count} lines were"
@@ -46,8 +47,6 @@ def authy_user_ids(
             " another one"
         )
 
-    write_rejects(id_list.rejects, authy_storage.rejects_file)
-    make_private(authy_storage.rejects_file)
     if id_list.rejected_count:
         context.log.warning(
             f"{id_list.rejected_count} lines of {source} were rejected; the first is line"

@@ -1,7 +1,8 @@
 """aiohttp application of the emulator: the export endpoint, its limits, faults and stats.
 
 Each request is decided synchronously on arrival (key, rate limit, quota, user, fault), so
-the counters never interleave. Only then does the handler sleep for the latency and send
+the counters never interleave. A fault comes from the user's line in the population file when
+it has one, else from the random fault shares. Only then does the handler sleep for the latency and send
 the response.
 """
 
@@ -21,8 +22,14 @@ from aiohttp import web
 from authy_assets.emulator.config import EmulatorConfig
 from authy_assets.emulator.latency import LatencySampler, median_seconds
 from authy_assets.emulator.limits import MonthlyQuota, SlidingWindowLimiter, WindowPeakCounter
-from authy_assets.emulator.population import PhoneUser, Population, RawResponse
-from authy_assets.emulator.population_file import load_population_file
+from authy_assets.emulator.population import (
+    FAULT_KINDS,
+    PhoneUser,
+    Population,
+    RawResponse,
+    UserFault,
+)
+from authy_assets.emulator.population_file import PopulationFile, load_population_file
 from authy_assets.emulator.responses import (
     EXPORT_DISABLED,
     HTML_CONTENT_TYPE,
@@ -78,6 +85,9 @@ class EmulatorState:
         self._quota = MonthlyQuota(config.monthly_quota)
         self._fault_rng = random.Random(f"authy-emulator-faults:{config.seed}")
         self._fault_bounds = _cumulative_fault_bounds(config)
+        # Requests per user that reached the fault step, for users with faults of their own.
+        # A stats reset keeps them, so a user's fault list never starts over.
+        self._fault_step_requests: Counter[int] = Counter()
 
         retry_after = () if config.retry_after is None else (("Retry-After", config.retry_after),)
         self._unauthorized = error_outcome(401, INVALID_API_KEY)
@@ -111,7 +121,7 @@ class EmulatorState:
             return self._counted(self._invalid_id)
         if not self._quota.record(authy_id, now):
             return self._counted(self._limited)
-        return self._counted(self._with_fault(self._response_for(authy_id)))
+        return self._counted(self._with_fault(authy_id, self._response_for(authy_id)))
 
     def stats_payload(self) -> dict[str, Any]:
         stats = self.stats
@@ -134,29 +144,43 @@ class EmulatorState:
         if entry is None:
             return self._not_found
         if isinstance(entry, RawResponse):
-            return Outcome(
-                entry.status, entry.body.encode(), content_type=None, headers=entry.headers
-            )
+            return _raw_outcome(entry)
         if entry.export_disabled:
             return self._export_disabled
         return Outcome(200, _user_body(entry))
 
-    def _with_fault(self, outcome: Outcome) -> Outcome:
+    def _with_fault(self, authy_id: int, outcome: Outcome) -> Outcome:
+        user_faults = self.population.faults_for(authy_id)
+        if user_faults is not None:
+            self._fault_step_requests[authy_id] += 1
+            fault = user_faults.fault_for(self._fault_step_requests[authy_id])
+            if fault is not None:
+                return self._apply_fault(fault, outcome)
+
         bounds = self._fault_bounds
         if bounds[-1] <= 0.0:
             return outcome
         draw = self._fault_rng.random()
-        if draw < bounds[0]:
-            return self._internal_error
-        if draw < bounds[1]:
-            return self._unavailable
-        if draw < bounds[2]:
-            return dataclasses.replace(outcome, drop=True)
-        if draw < bounds[3]:
-            return dataclasses.replace(outcome, delay_seconds=self.config.slow_seconds)
-        if draw < bounds[4]:
-            return Outcome(200, truncated_json(outcome.body))
+        for kind, bound in zip(FAULT_KINDS, bounds):
+            if draw < bound:
+                return self._apply_fault(kind, outcome)
         return outcome
+
+    def _apply_fault(self, fault: UserFault, outcome: Outcome) -> Outcome:
+        """Replace or change ``outcome``, the normal answer, as ``fault`` says."""
+        if isinstance(fault, RawResponse):
+            return _raw_outcome(fault)
+        if fault == "500":
+            return self._internal_error
+        if fault == "503_html":
+            return self._unavailable
+        if fault == "drop":
+            return dataclasses.replace(outcome, drop=True)
+        if fault == "slow":
+            return dataclasses.replace(outcome, delay_seconds=self.config.slow_seconds)
+        if fault == "malformed_json":
+            return Outcome(200, truncated_json(outcome.body))
+        raise ValueError(f"unknown fault {fault!r}")
 
     def _counted(self, outcome: Outcome) -> Outcome:
         if outcome.drop:
@@ -171,14 +195,21 @@ STATE_KEY = web.AppKey("authy_emulator_state", EmulatorState)
 
 def create_app(config: EmulatorConfig) -> web.Application:
     """Build the emulator application. Raises PopulationFileError for a bad population file."""
-    overrides = None
+    population_file = PopulationFile()
     if config.population_file is not None:
-        overrides = load_population_file(config.population_file)
+        population_file = load_population_file(config.population_file)
         logger.info(
-            "Loaded %d population file entries from %s", len(overrides), config.population_file
+            "Loaded %d population file entries and faults for %d users from %s",
+            len(population_file.entries),
+            len(population_file.faults),
+            config.population_file,
         )
     population = Population(
-        config.seed, config.population_size, config.export_disabled_share, overrides
+        config.seed,
+        config.population_size,
+        config.export_disabled_share,
+        population_file.entries,
+        population_file.faults,
     )
 
     app = web.Application()
@@ -237,7 +268,12 @@ def _user_body(user: PhoneUser) -> bytes:
     return json.dumps(user.export_fields()).encode()
 
 
+def _raw_outcome(raw: RawResponse) -> Outcome:
+    return Outcome(raw.status, raw.body.encode(), content_type=None, headers=raw.headers)
+
+
 def _cumulative_fault_bounds(config: EmulatorConfig) -> tuple[float, ...]:
+    # The same order as FAULT_KINDS.
     shares = (
         config.fault_500,
         config.fault_503_html,

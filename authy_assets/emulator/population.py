@@ -83,9 +83,37 @@ class RawResponse:
 # Population file entry for one id: a user, a raw response, or None to delete the id.
 PopulationEntry = PhoneUser | RawResponse | None
 
+# Faults that a population file can give one user, in the order of the random fault shares.
+FAULT_KINDS = ("500", "503_html", "drop", "slow", "malformed_json")
+# One fault: the name of a kind in FAULT_KINDS, or a raw response that replaces the answer.
+UserFault = str | RawResponse
+
+
+@dataclass(frozen=True, slots=True)
+class UserFaults:
+    """Faults of one user: ``always`` for every request, or ``sequence`` for the first ones.
+
+    Request numbers count the user's requests that pass the key check and both limits, from
+    1, over the emulator's lifetime.
+    """
+
+    always: str | None = None
+    sequence: tuple[UserFault, ...] = ()
+
+    def fault_for(self, request_number: int) -> UserFault | None:
+        """Return the fault of the user's request ``request_number``, or None for no fault."""
+        if self.always is not None:
+            return self.always
+        if 1 <= request_number <= len(self.sequence):
+            return self.sequence[request_number - 1]
+        return None
+
 
 class Population:
-    """Users 1..size generated from the seed, with per-id entries that replace them."""
+    """Users 1..size generated from the seed, with per-id entries that replace them.
+
+    ``faults`` gives some ids faults of their own, whether their user is generated or replaced.
+    """
 
     def __init__(
         self,
@@ -93,11 +121,13 @@ class Population:
         size: int,
         export_disabled_share: float,
         overrides: dict[int, PopulationEntry] | None = None,
+        faults: dict[int, UserFaults] | None = None,
     ) -> None:
         self._seed = seed
         self._size = size
         self._export_disabled_share = export_disabled_share
         self._overrides = dict(overrides or {})
+        self._faults = dict(faults or {})
 
     def lookup(self, authy_id: int) -> PhoneUser | RawResponse | None:
         """Return the user or raw response for ``authy_id``, or None if no such user exists."""
@@ -106,6 +136,10 @@ class Population:
         if 1 <= authy_id <= self._size:
             return generate_user(self._seed, authy_id, self._export_disabled_share)
         return None
+
+    def faults_for(self, authy_id: int) -> UserFaults | None:
+        """Return the faults of ``authy_id`` from the population file, or None if it has none."""
+        return self._faults.get(authy_id)
 
 
 @dataclass(frozen=True, slots=True)
