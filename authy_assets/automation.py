@@ -20,7 +20,7 @@ _RUNNING_STATUSES = [
 
 
 def file_digest(path: Path) -> str:
-    """Return the SHA-256 of a file's content as hex; the id-list sensor keeps it as its cursor."""
+    """Return the hex SHA-256 of a file's content, which the id-list sensor stores as its cursor."""
     digest = hashlib.sha256()
     with open(path, "rb") as source:
         for block in iter(lambda: source.read(1 << 20), b""):
@@ -49,8 +49,8 @@ def authy_user_ids_sensor(
     digest = file_digest(source)
     run_requests = []
     if digest != context.cursor:
-        # No run key: the cursor already limits each change of content to one run, and a run
-        # key made from the digest would skip a list restored to earlier content.
+        # The request has no run key because the cursor already limits each change of content
+        # to one run. A run key made from the digest would skip a list restored to earlier content.
         run_requests.append(dg.RunRequest(job_name=user_ids_job.name))
 
     materialized = context.instance.get_materialized_partitions(

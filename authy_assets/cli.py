@@ -12,6 +12,7 @@ from pathlib import Path
 
 import click
 
+from authy_assets.instance import prepare_dagster_home
 from authy_assets.paths import DEFAULT_DAGSTER_HOME
 
 _QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
@@ -19,11 +20,7 @@ _QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
 
 def _use_project_instance() -> Path:
     """Point Dagster at the project's instance directory unless DAGSTER_HOME is already set."""
-    home = Path(os.environ.get("DAGSTER_HOME") or DEFAULT_DAGSTER_HOME).resolve()
-    home.mkdir(parents=True, exist_ok=True)
-    # An empty dagster.yaml keeps Dagster's defaults (SQLite storage in this directory) and
-    # silences its warning about the missing file.
-    (home / "dagster.yaml").touch(exist_ok=True)
+    home = prepare_dagster_home(Path(os.environ.get("DAGSTER_HOME") or DEFAULT_DAGSTER_HOME))
     os.environ["DAGSTER_HOME"] = str(home)
     return home
 
@@ -55,22 +52,35 @@ def run(parallel: int) -> None:
     from authy_assets.partitions import BATCHES_PARTITION_NAME
 
     defs = build_definitions()
+    ids_job = defs.resolve_job_def("authy_user_ids_job")
+    export_job = defs.resolve_job_def("authy_export_job")
     instance = dg.DagsterInstance.get()
     click.echo(f"Dagster instance: {home}")
 
-    ids_result = defs.resolve_job_def("authy_user_ids_job").execute_in_process(
-        instance=instance, run_config=_QUIET_LOGS, raise_on_error=False
-    )
-    if not ids_result.success:
-        raise click.ClickException("materializing authy_user_ids failed; see the log above")
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(
+        max_workers=parallel, mp_context=context, initializer=_prepare_worker
+    ) as pool:
+        # Start every batch process and let it import Dagster and load the definitions before
+        # the first run, so no run waits for that and the rate budget is used from the start.
+        for warm_up in [pool.submit(_worker_ready) for _ in range(parallel)]:
+            warm_up.result()
 
-    batch_keys = sorted(instance.get_dynamic_partitions(BATCHES_PARTITION_NAME))
-    click.echo(f"{len(batch_keys)} batches to fetch, {parallel} at a time")
-    failed = _fetch_batches(batch_keys, parallel)
+        ids_result = ids_job.execute_in_process(
+            instance=instance, run_config=_QUIET_LOGS, raise_on_error=False
+        )
+        if not ids_result.success:
+            raise click.ClickException("materializing authy_user_ids failed; see the log above")
 
-    export_result = defs.resolve_job_def("authy_export_job").execute_in_process(
-        instance=instance, run_config=_QUIET_LOGS, raise_on_error=False
-    )
+        batch_keys = sorted(instance.get_dynamic_partitions(BATCHES_PARTITION_NAME))
+        click.echo(f"{len(batch_keys)} batches to fetch, {parallel} at a time")
+        failed = _fetch_batches(pool, batch_keys)
+
+        # Still inside the pool's block, so the export does not wait for the batch processes
+        # to shut down.
+        export_result = export_job.execute_in_process(
+            instance=instance, run_config=_QUIET_LOGS, raise_on_error=False
+        )
     if not export_result.success:
         raise click.ClickException("writing the export failed; see the log above")
     storage = defs.resources["authy_storage"]
@@ -82,29 +92,40 @@ def run(parallel: int) -> None:
         )
 
 
-def _fetch_batches(batch_keys: list[str], parallel: int) -> list[str]:
+def _fetch_batches(pool: ProcessPoolExecutor, batch_keys: list[str]) -> list[str]:
     failed = []
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=parallel, mp_context=context) as pool:
-        futures = {pool.submit(_fetch_one_batch, key): key for key in batch_keys}
-        for done, future in enumerate(as_completed(futures), start=1):
-            batch_key = futures[future]
-            ok = future.result()
-            click.echo(f"[{done}/{len(batch_keys)}] {batch_key} {'done' if ok else 'FAILED'}")
-            if not ok:
-                failed.append(batch_key)
+    futures = {pool.submit(_fetch_one_batch, key): key for key in batch_keys}
+    for done, future in enumerate(as_completed(futures), start=1):
+        batch_key = futures[future]
+        ok = future.result()
+        click.echo(f"[{done}/{len(batch_keys)}] {batch_key} {'done' if ok else 'FAILED'}")
+        if not ok:
+            failed.append(batch_key)
     return sorted(failed)
 
 
-def _fetch_one_batch(batch_key: str) -> bool:
-    """Run the fetch job for one batch in this process; used by the process pool."""
+# The fetch job and the instance of a batch process, set once by _prepare_worker.
+_worker_state: dict[str, object] = {}
+
+
+def _prepare_worker() -> None:
+    """Load the definitions and open the instance in a new batch process."""
     import dagster as dg
 
     from authy_assets.definitions import build_definitions
 
-    job = build_definitions().resolve_job_def("authy_fetch_batch_job")
-    result = job.execute_in_process(
-        instance=dg.DagsterInstance.get(),
+    _worker_state["job"] = build_definitions().resolve_job_def("authy_fetch_batch_job")
+    _worker_state["instance"] = dg.DagsterInstance.get()
+
+
+def _worker_ready() -> bool:
+    return "job" in _worker_state
+
+
+def _fetch_one_batch(batch_key: str) -> bool:
+    """Run the fetch job for one batch in a batch process of the pool."""
+    result = _worker_state["job"].execute_in_process(
+        instance=_worker_state["instance"],
         partition_key=batch_key,
         run_config=_QUIET_LOGS,
         raise_on_error=False,
@@ -181,8 +202,8 @@ def emulator(population_file: Path | None, **options: object) -> None:
         raise click.ClickException(str(error)) from None
     except OSError as error:
         raise click.ClickException(
-            f"cannot listen on {config.host}:{config.port}: {error.strerror or error};"
-            " pick another --port, or --port 0 for a free one"
+            f"failed to listen on {config.host}:{config.port}: {error.strerror or error}."
+            " Pick another --port, or --port 0 for a free one."
         ) from None
 
 

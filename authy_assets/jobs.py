@@ -2,7 +2,6 @@
 
 import dagster as dg
 
-from authy_assets.partitions import batches_partitions
 
 user_ids_job = dg.define_asset_job(
     "authy_user_ids_job",
@@ -13,7 +12,6 @@ user_ids_job = dg.define_asset_job(
 fetch_batch_job = dg.define_asset_job(
     "authy_fetch_batch_job",
     selection=dg.AssetSelection.assets("authy_raw_responses", "authy_phone_numbers"),
-    partitions_def=batches_partitions,
     description="Fetch one batch of users from the Authy API and build its phone table.",
 )
 

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import httpx
 
+from authy_assets.instance import prepare_dagster_home
 from authy_assets.paths import DEFAULT_DAGSTER_HOME, PROJECT_ROOT
 
 BIN = Path(sys.executable).parent
@@ -69,9 +70,8 @@ def main(argv: list[str]) -> int:
         return 2
     env = dict(os.environ)
     env["AUTHY_API_KEY"] = secrets.token_hex(16)
-    env.setdefault("DAGSTER_HOME", str(DEFAULT_DAGSTER_HOME))
-    Path(env["DAGSTER_HOME"]).mkdir(parents=True, exist_ok=True)
-    (Path(env["DAGSTER_HOME"]) / "dagster.yaml").touch(exist_ok=True)
+    home = Path(env.get("DAGSTER_HOME") or DEFAULT_DAGSTER_HOME)
+    env["DAGSTER_HOME"] = str(prepare_dagster_home(home))
 
     with running_emulator(env) as url:
         env["AUTHY_API_URL"] = url

@@ -7,6 +7,12 @@ from datetime import UTC, datetime
 import dagster as dg
 import pytest
 from dagster._core.events import DagsterEvent, DagsterEventType
+from dagster._core.remote_origin import (
+    ManagedGrpcPythonEnvCodeLocationOrigin,
+    RemoteJobOrigin,
+    RemoteRepositoryOrigin,
+)
+from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
 from dagster._core.utils import make_new_run_id
 
 from authy_assets.automation import (
@@ -121,7 +127,7 @@ def test_user_ids_sensor_requests_new_batches_only(fast_project):
     assert new_run_keys.isdisjoint(first_run_keys)
 
 
-def test_user_ids_sensor_requests_ids_run_for_restored_list(fast_project):
+def test_user_ids_sensor_rereads_restored_list(fast_project):
     project = fast_project(list(range(1, 26)))
     original = project.user_ids_path.read_text()
     first = tick_user_ids_sensor(project, cursor=None)
@@ -187,11 +193,31 @@ def test_export_sensor_lifecycle(fast_project):
     assert after_second_fetch.run_key != after_fetch.run_key
 
 
+def workspace_job_origin(job_name: str) -> RemoteJobOrigin:
+    """Return the origin that `dagster dev` gives a job loaded through workspace.yaml."""
+    code_location = ManagedGrpcPythonEnvCodeLocationOrigin(
+        loadable_target_origin=LoadableTargetOrigin(module_name="authy_assets.definitions"),
+        location_name="authy_assets",
+    )
+    return RemoteJobOrigin(
+        repository_origin=RemoteRepositoryOrigin(
+            code_location_origin=code_location, repository_name="__repository__"
+        ),
+        job_name=job_name,
+    )
+
+
 def add_run_with_status(
     instance: dg.DagsterInstance, job_name: str, event_type: DagsterEventType
 ) -> dg.DagsterRun:
     """Store a run record and move it to a status with the event that Dagster reports for it."""
-    run = instance.add_run(dg.DagsterRun(job_name=job_name, run_id=make_new_run_id()))
+    # Dagster keeps a run in the QUEUED status only when the run names its code location.
+    run = dg.DagsterRun(
+        job_name=job_name,
+        run_id=make_new_run_id(),
+        remote_job_origin=workspace_job_origin(job_name),
+    )
+    instance.add_run(run)
     set_run_status(instance, run, event_type)
     return run
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -24,7 +25,7 @@ class FetchSettings:
     concurrency: int = 100
     rate_limit: int = 1500
     rate_window_seconds: float = 60.0
-    rate_margin_seconds: float = 0.5
+    rate_margin_seconds: float = 0.3
     monthly_quota: int = 3
     max_attempts_per_run: int = 2
     backoff_base_seconds: float = 1.0
@@ -34,10 +35,7 @@ class FetchSettings:
 
     def __post_init__(self) -> None:
         check_base_url(self.base_url)
-        if not self.api_key or not self.api_key.strip():
-            raise AuthySettingsError(
-                "the Authy API key is empty: set AUTHY_API_KEY to the app's API key"
-            )
+        check_api_key(self.api_key)
         positive = {
             "connect_timeout_seconds": self.connect_timeout_seconds,
             "read_timeout_seconds": self.read_timeout_seconds,
@@ -47,8 +45,10 @@ class FetchSettings:
             "progress_interval_seconds": self.progress_interval_seconds,
         }
         for name, value in positive.items():
-            if not value > 0:
-                raise AuthySettingsError(f"{name} must be a positive number of seconds, got {value}")
+            if not _is_finite_number(value) or not value > 0:
+                raise AuthySettingsError(
+                    f"{name} must be a positive number of seconds, got {value!r}"
+                )
         at_least_one = {
             "concurrency": self.concurrency,
             "rate_limit": self.rate_limit,
@@ -56,16 +56,19 @@ class FetchSettings:
             "max_attempts_per_run": self.max_attempts_per_run,
         }
         for name, value in at_least_one.items():
-            if not isinstance(value, int) or value < 1:
-                raise AuthySettingsError(f"{name} must be a whole number of at least 1, got {value}")
-        if self.rate_margin_seconds < 0:
-            raise AuthySettingsError(
-                f"rate_margin_seconds must not be negative, got {self.rate_margin_seconds}"
-            )
-        if self.max_retry_after_seconds < 0:
-            raise AuthySettingsError(
-                f"max_retry_after_seconds must not be negative, got {self.max_retry_after_seconds}"
-            )
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise AuthySettingsError(
+                    f"{name} must be a whole number of at least 1, got {value!r}"
+                )
+        not_negative = {
+            "rate_margin_seconds": self.rate_margin_seconds,
+            "max_retry_after_seconds": self.max_retry_after_seconds,
+        }
+        for name, value in not_negative.items():
+            if not _is_finite_number(value) or value < 0:
+                raise AuthySettingsError(
+                    f"{name} must be a number of seconds that is not negative, got {value!r}"
+                )
 
     @property
     def api_scope(self) -> str:
@@ -82,28 +85,77 @@ class FetchSettings:
         return Path(self.state_dir) / "authy_rate_limiter.sqlite3"
 
 
+def check_api_key(api_key: str) -> None:
+    """Reject an API key that is empty or could not be sent as a header value.
+
+    For a key with a line break or surrounding spaces, httpx 0.28.1 (through h11) raises
+    LocalProtocolError with the header value in its message before anything is sent. The
+    fetch loop would record that as a connection failure, which spends the user's monthly
+    quota. The messages here never contain the key.
+    """
+    if not isinstance(api_key, str) or not api_key.strip():
+        raise AuthySettingsError(
+            "the Authy API key is empty: set AUTHY_API_KEY to the app's API key"
+        )
+    if not all("!" <= char <= "~" for char in api_key):
+        raise AuthySettingsError(
+            "the Authy API key contains a space, a line break, a control character or a"
+            " character outside ASCII: set AUTHY_API_KEY to the key alone, without quotes or"
+            " surrounding whitespace"
+        )
+
+
 def check_base_url(base_url: str) -> None:
     """Reject a base URL that would send the API key in clear text or is not a URL at all.
 
     Plain ``http://`` is allowed for loopback hosts only (the bundled emulator).
     """
-    parts = urlsplit(base_url)
+    if not isinstance(base_url, str):
+        raise AuthySettingsError(f"AUTHY_API_URL must be a string, got {type(base_url).__name__}")
+    # Checked first, so that no message below repeats a password from the URL.
+    if "@" in base_url:
+        raise AuthySettingsError("AUTHY_API_URL must not contain credentials")
+    if not all("!" <= char <= "~" for char in base_url):
+        raise AuthySettingsError(
+            f"AUTHY_API_URL {base_url!r} contains a space, a control character or a character"
+            " outside ASCII: use e.g. https://api.authy.com"
+        )
+    try:
+        parts = urlsplit(base_url)
+        port = parts.port
+    except ValueError as error:
+        raise AuthySettingsError(
+            f"AUTHY_API_URL {base_url!r} is not a valid URL ({error}): use e.g."
+            " https://api.authy.com"
+        ) from None
     if parts.scheme not in {"http", "https"} or not parts.hostname:
         raise AuthySettingsError(
             f"AUTHY_API_URL {base_url!r} is not an http(s) URL: use e.g. https://api.authy.com"
         )
-    if parts.path not in {"", "/"} or parts.query or parts.fragment:
+    # An empty "?" or "#" would still end up in every request URL, before the path.
+    if parts.path not in {"", "/"} or "?" in base_url or "#" in base_url:
         raise AuthySettingsError(
             f"AUTHY_API_URL {base_url!r} must be a scheme and host only, without a path or query"
         )
-    if parts.username or parts.password:
-        raise AuthySettingsError("AUTHY_API_URL must not contain credentials")
+    if port == 0:
+        raise AuthySettingsError(
+            f"AUTHY_API_URL {base_url!r} has port 0: leave the port out or give one from 1 to"
+            " 65535"
+        )
     if parts.scheme == "http" and not _is_loopback(parts.hostname):
         raise AuthySettingsError(
             f"AUTHY_API_URL {base_url!r} uses plain http for a host that is not loopback; the API"
             " key travels in a header, so use https:// (http is allowed for 127.0.0.1, ::1 and"
             " localhost only)"
         )
+
+
+def _is_finite_number(value: object) -> bool:
+    return (
+        not isinstance(value, bool)
+        and isinstance(value, (int, float))
+        and math.isfinite(value)
+    )
 
 
 def _is_loopback(host: str) -> bool:

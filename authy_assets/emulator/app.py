@@ -1,9 +1,9 @@
 """aiohttp application of the emulator: the export endpoint, its limits, faults and stats.
 
 Each request is decided synchronously on arrival (key, rate limit, quota, user, fault), so
-the counters never interleave. A fault comes from the user's line in the population file when
-it has one, else from the random fault shares. Only then does the handler sleep for the latency and send
-the response.
+the counters never interleave. Only then does the handler sleep for the latency and send
+the response. A fault comes from the user's line in the population file when that line
+gives the request one, else from the random fault shares.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from authy_assets.emulator.population import (
     Population,
     RawResponse,
     UserFault,
+    number_templates,
 )
 from authy_assets.emulator.population_file import PopulationFile, load_population_file
 from authy_assets.emulator.responses import (
@@ -167,7 +168,7 @@ class EmulatorState:
         return outcome
 
     def _apply_fault(self, fault: UserFault, outcome: Outcome) -> Outcome:
-        """Replace or change ``outcome``, the normal answer, as ``fault`` says."""
+        """Return the response that ``fault`` makes of ``outcome``, the normal response."""
         if isinstance(fault, RawResponse):
             return _raw_outcome(fault)
         if fault == "500":
@@ -211,6 +212,9 @@ def create_app(config: EmulatorConfig) -> web.Application:
         population_file.entries,
         population_file.faults,
     )
+    # The number templates are prepared here. Preparing them on the first request for a
+    # generated user made that request about 0.3 s slower (measured on a 2-core machine).
+    number_templates()
 
     app = web.Application()
     app[STATE_KEY] = EmulatorState(config, population)

@@ -85,7 +85,7 @@ PopulationEntry = PhoneUser | RawResponse | None
 
 # Faults that a population file can give one user, in the order of the random fault shares.
 FAULT_KINDS = ("500", "503_html", "drop", "slow", "malformed_json")
-# One fault: the name of a kind in FAULT_KINDS, or a raw response that replaces the answer.
+# One fault: the name of a kind in FAULT_KINDS, or a raw response sent in place of the normal one.
 UserFault = str | RawResponse
 
 

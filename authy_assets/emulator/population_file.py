@@ -14,11 +14,11 @@ A line with an ``authy_id`` and faults only keeps the generated user, or "not fo
 
 - ``"fault": kind``: every request of the user gets that fault;
 - ``"faults": [kind or raw object, ...]``: the user's 1st, 2nd, ... request gets the 1st,
-  2nd, ... item, and later requests get the normal answer. A raw object has the shape of
-  ``raw`` and replaces the answer of that one request.
+  2nd, ... item, and later requests get the normal response. A raw object has the shape of
+  ``raw`` and is sent in place of the normal response to that one request.
 
 The kinds are ``"500"`` (error 60000), ``"503_html"`` (503 with an HTML body), ``"drop"`` (the
-connection closes without an answer), ``"slow"`` (the normal answer after ``slow_seconds``)
+connection closes without a response), ``"slow"`` (the normal response after ``slow_seconds``)
 and ``"malformed_json"`` (a 200 with the first half of the normal body). A request counts
 for the list when it passes the key check and both limits, over the emulator's lifetime, so
 resetting the stats does not restart the list. The random fault shares of the emulator apply
