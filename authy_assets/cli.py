@@ -181,6 +181,18 @@ def _print_summary(export_file: Path) -> None:
 @click.option("--slow-seconds", default=30.0, type=float, help="Delay of slow answers.")
 @click.option("--fault-malformed-json", default=0.0, type=float,
               help="Share of 200 answers with a truncated JSON body.")
+@click.option("--not-found-status", default=404, show_default=True, type=int,
+              help="HTTP status of error 60026 (user not found); Twilio does not document it.")
+@click.option("--export-disabled-status", default=400, show_default=True, type=int,
+              help="HTTP status of error 60154 (export disabled); Twilio does not document it.")
+@click.option("--rate-limited-status", default=429, show_default=True, type=int,
+              help="HTTP status of error 60003 (rate limit or monthly quota).")
+@click.option("--retry-after", default=None,
+              help="Retry-After header sent verbatim on rate-limited answers (none by default).")
+@click.option("--app-limited-counts-for-user/--app-limited-not-counted", default=True,
+              show_default=True,
+              help="Whether a request rejected by the rate limit counts against its user's"
+              " monthly quota.")
 def emulator(population_file: Path | None, **options: object) -> None:
     """Serve a local emulator of Authy's phone-number export endpoint."""
     from authy_assets.emulator import EmulatorConfig, PopulationFileError, serve_forever

@@ -48,6 +48,10 @@ class AuthyApiResource(dg.ConfigurableResource):
     )
     backoff_base_seconds: float = Field(default=1.0, description="First retry delay.")
     backoff_max_seconds: float = Field(default=60.0, description="Longest retry delay.")
+    max_retry_after_seconds: float = Field(
+        default=900.0,
+        description="Longest Retry-After the client waits; a longer one is cut to this.",
+    )
     progress_interval_seconds: float = Field(
         default=10.0, description="How often a fetch logs its progress."
     )
@@ -67,6 +71,7 @@ class AuthyApiResource(dg.ConfigurableResource):
             max_attempts_per_run=self.max_attempts_per_run,
             backoff_base_seconds=self.backoff_base_seconds,
             backoff_max_seconds=self.backoff_max_seconds,
+            max_retry_after_seconds=self.max_retry_after_seconds,
             progress_interval_seconds=self.progress_interval_seconds,
         )
 

@@ -212,3 +212,13 @@ def test_state_paths_under_state_dir() -> None:
 
     assert settings.ledger_path == Path("/srv/authy/authy_ledger.sqlite3")
     assert settings.limiter_path == Path("/srv/authy/authy_rate_limiter.sqlite3")
+
+
+def test_api_scope_ignores_default_port(tmp_path):
+    def scope(url: str) -> str:
+        return FetchSettings(base_url=url, api_key="key", state_dir=tmp_path).api_scope
+
+    assert scope("https://api.authy.com") == scope("https://API.authy.com:443/")
+    assert scope("http://127.0.0.1:80") == "http://127.0.0.1"
+    assert scope("http://127.0.0.1:8080") == "http://127.0.0.1:8080"
+    assert scope("http://[::1]:8080") == "http://[::1]:8080"

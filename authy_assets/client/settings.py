@@ -9,6 +9,9 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
 class AuthySettingsError(ValueError):
     """A client setting is invalid; the message names the setting and how to fix it."""
 
@@ -72,9 +75,19 @@ class FetchSettings:
 
     @property
     def api_scope(self) -> str:
-        """The Authy app the quota and rate limit belong to, identified by its base URL."""
+        """The Authy app the quota and rate limit belong to, identified by its base URL.
+
+        The default port is dropped, so ``https://api.authy.com`` and
+        ``https://api.authy.com:443/`` share one ledger and one rate limiter.
+        """
         parts = urlsplit(self.base_url)
-        return f"{parts.scheme}://{parts.netloc}".lower()
+        host = parts.hostname or ""
+        if ":" in host:
+            host = f"[{host}]"
+        port = parts.port
+        if port is None or port == _DEFAULT_PORTS[parts.scheme]:
+            return f"{parts.scheme}://{host}".lower()
+        return f"{parts.scheme}://{host}:{port}".lower()
 
     @property
     def ledger_path(self) -> Path:
