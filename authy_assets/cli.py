@@ -87,8 +87,8 @@ def run(parallel: int) -> None:
     _print_summary(storage.export_file)
     if failed:
         raise click.ClickException(
-            f"{len(failed)} batches failed: {', '.join(failed)}. The export holds the others;"
-            " run `authy-assets run` again to retry them (users with an answer are not asked again)"
+            f"{len(failed)} batches failed: {', '.join(failed)}. The export contains the others;"
+            " run `authy-assets run` again to retry them (users with a final response are not requested again)"
         )
 
 
@@ -168,19 +168,19 @@ def _print_summary(export_file: Path) -> None:
               help="Requests allowed per user per calendar month (UTC).")
 @click.option("--latency", default="realistic", show_default=True,
               type=click.Choice(["realistic", "none"]),
-              help="Answer latency: realistic (mostly 100-300 ms, a tail to about 2 s) or none.")
+              help="Response latency: realistic (mostly 100-300 ms, a tail to about 2 s) or none.")
 @click.option("--latency-median-ms", type=float, default=None,
               help="Median latency in ms, same shape as realistic.")
-@click.option("--fault-500", default=0.0, type=float, help="Share of answers that are HTTP 500.")
+@click.option("--fault-500", default=0.0, type=float, help="Share of responses that are HTTP 500.")
 @click.option("--fault-503-html", default=0.0, type=float,
-              help="Share of answers that are 503 with an HTML body.")
+              help="Share of responses that are 503 with an HTML body.")
 @click.option("--fault-drop", default=0.0, type=float,
               help="Share of requests whose connection is closed without an answer.")
 @click.option("--fault-slow", default=0.0, type=float,
-              help="Share of answers delayed by --slow-seconds.")
-@click.option("--slow-seconds", default=30.0, type=float, help="Delay of slow answers.")
+              help="Share of responses delayed by --slow-seconds.")
+@click.option("--slow-seconds", default=30.0, type=float, help="Delay of slow responses, in seconds.")
 @click.option("--fault-malformed-json", default=0.0, type=float,
-              help="Share of 200 answers with a truncated JSON body.")
+              help="Share of 200 responses with a truncated JSON body.")
 @click.option("--not-found-status", default=404, show_default=True, type=int,
               help="HTTP status of error 60026 (user not found); Twilio does not document it.")
 @click.option("--export-disabled-status", default=400, show_default=True, type=int,
@@ -188,7 +188,7 @@ def _print_summary(export_file: Path) -> None:
 @click.option("--rate-limited-status", default=429, show_default=True, type=int,
               help="HTTP status of error 60003 (rate limit or monthly quota).")
 @click.option("--retry-after", default=None,
-              help="Retry-After header sent verbatim on rate-limited answers (none by default).")
+              help="Retry-After header sent verbatim on rate-limited responses (none by default).")
 @click.option("--app-limited-counts-for-user/--app-limited-not-counted", default=True,
               show_default=True,
               help="Whether a request rejected by the rate limit counts against its user's"

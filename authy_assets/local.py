@@ -34,7 +34,7 @@ def _free_port() -> int:
 
 @contextmanager
 def running_emulator(env: dict[str, str]) -> Iterator[str]:
-    """Start the emulator as a child process and yield its URL once it answers."""
+    """Start the emulator as a child process and yield its URL once it responds."""
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
     process = subprocess.Popen(
@@ -53,7 +53,7 @@ def running_emulator(env: dict[str, str]) -> Iterator[str]:
                 break
             except httpx.TransportError:
                 if time.monotonic() > deadline:
-                    raise SystemExit(f"the emulator did not answer on {url} within 60 s") from None
+                    raise SystemExit(f"the emulator did not respond on {url} within 60 s") from None
                 time.sleep(0.2)
         yield url
     finally:

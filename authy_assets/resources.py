@@ -27,7 +27,7 @@ class AuthyApiResource(dg.ConfigurableResource):
         " uses the same Authy app must use the same directory."
     )
     connect_timeout_seconds: float = Field(default=5.0, description="TCP and TLS connect timeout.")
-    read_timeout_seconds: float = Field(default=30.0, description="Time to wait for an answer.")
+    read_timeout_seconds: float = Field(default=30.0, description="Time to wait for a response.")
     concurrency: int = Field(
         default=100, description="Requests in flight at once; a slow API needs more."
     )
@@ -46,8 +46,8 @@ class AuthyApiResource(dg.ConfigurableResource):
         description="Requests one run may send to one user, retries included. Below the monthly"
         " quota, so a later run this month can still ask a user whose answers all failed.",
     )
-    backoff_base_seconds: float = Field(default=1.0, description="First retry delay.")
-    backoff_max_seconds: float = Field(default=60.0, description="Longest retry delay.")
+    backoff_base_seconds: float = Field(default=1.0, description="Base of the exponential retry delay.")
+    backoff_max_seconds: float = Field(default=60.0, description="Maximum retry delay.")
     max_retry_after_seconds: float = Field(
         default=900.0,
         description="Longest Retry-After the client waits; a longer one is cut to this.",

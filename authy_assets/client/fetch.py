@@ -1,7 +1,7 @@
-"""The fetch loop: every user of a batch asked once, concurrently, within the app's limits.
+"""The fetch loop: one request per user of a batch, sent concurrently within the app's limits.
 
 Workers take users from a queue, wait for a send time from the shared rate limiter, record the
-request in the ledger, send it, and store the answer as soon as it arrives. Retryable failures
+request in the ledger, send it, and store the response as soon as it arrives. Retryable failures
 go back on the queue after a backoff. A wrong API key stops the whole fetch after one request.
 """
 
@@ -48,7 +48,7 @@ class FetchProgress:
 
 @dataclass
 class FetchReport:
-    """What one fetch did; the answers themselves are in the ledger."""
+    """Counts of one fetch. The responses themselves are in the ledger."""
 
     users_total: int
     users_skipped: int = 0
@@ -79,9 +79,9 @@ def fetch_users(
     on_progress: ProgressCallback | None = None,
     log: logging.Logger | logging.LoggerAdapter = logger,
 ) -> FetchReport:
-    """Ask the export endpoint for every user in ``authy_ids`` who has no final answer yet.
+    """Request the phone number of every user in ``authy_ids`` who has no final response yet.
 
-    Users with a final answer this month (ok, not found, export disabled, another API error)
+    Users with a final response this month (ok, not found, export disabled, another API error)
     are skipped; users whose monthly quota is spent are not asked again. Raises
     :class:`AuthyUnauthorizedError` when the API rejects the key.
     """
@@ -160,7 +160,7 @@ class _Fetch:
         self.users_done = len(self.authy_ids) - len(to_fetch)
         if self.users_done:
             self.log.info(
-                f"{self.report.users_skipped} users already have a final answer this month and"
+                f"{self.report.users_skipped} users already have a final response this month and"
                 f" {self.report.users_quota_exhausted} have spent this month's quota of"
                 f" {self.settings.monthly_quota} requests; neither group is asked again"
             )
