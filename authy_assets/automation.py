@@ -2,6 +2,7 @@
 
 
 import hashlib
+import time
 from pathlib import Path
 
 import dagster as dg
@@ -17,6 +18,18 @@ _RUNNING_STATUSES = [
     dg.DagsterRunStatus.STARTED,
     dg.DagsterRunStatus.CANCELING,
 ]
+
+# A run that is not queued but has stored no event for this long is taken for dead: killed with
+# SIGKILL or lost with its machine, the instance still shows it as running. A live fetch run
+# logs its progress every 10 s (progress_interval_seconds). Before its first request it can
+# wait without logging for a rate-limit pause of up to 15 min (max_retry_after_seconds), so the
+# threshold is twice that.
+# NOTE: a step waiting for a free slot of a Dagster concurrency pool logs nothing either. If
+# that wait passes the threshold, the export is built early, and built again when the batch
+# finishes.
+STALE_RUN_SECONDS = 30 * 60
+# Run ids named in a skip reason or a log line; the rest are counted.
+_LISTED_RUNS = 5
 
 
 def file_digest(path: Path) -> str:
@@ -77,7 +90,8 @@ def authy_user_ids_sensor(
     default_status=dg.DefaultSensorStatus.RUNNING,
     description=(
         "Rebuilds the export once batches have been fetched: when a batch's phone table is newer"
-        " than the export and no fetch run is queued or running."
+        " than the export and no fetch run is queued or running. A running fetch run that has"
+        " stored no event for 30 minutes is taken for killed and not waited for."
     ),
 )
 def authy_export_sensor(context: dg.SensorEvaluationContext) -> dg.RunRequest | dg.SkipReason:
@@ -90,12 +104,63 @@ def authy_export_sensor(context: dg.SensorEvaluationContext) -> dg.RunRequest | 
     export = _latest_materialization(instance, dg.AssetKey("authy_phone_export"))
     if export is not None and export.storage_id > phones.storage_id:
         return dg.SkipReason("the export is newer than every batch")
-    busy = instance.get_runs(
-        filters=dg.RunsFilter(job_name=fetch_batch_job.name, statuses=_RUNNING_STATUSES), limit=1
+    active, stale = _fetch_runs_in_progress(instance)
+    ignored = (
+        f" (not waiting for {_list_runs(stale)}, which stored no event for"
+        f" {STALE_RUN_SECONDS // 60} min)"
+        if stale
+        else ""
     )
-    if busy:
-        return dg.SkipReason("fetch runs are still queued or running; waiting for them")
+    if active:
+        return dg.SkipReason(
+            f"fetch runs are still queued or running, so the export waits for"
+            f" {_list_runs(active)}{ignored}"
+        )
+    if stale:
+        context.log.warning(
+            f"requesting the export without waiting for fetch {_list_runs(stale)}: the instance"
+            f" shows them running, but they stored no event for {STALE_RUN_SECONDS // 60} min and"
+            " were probably killed. Terminate such runs in the Dagster UI to mark them finished"
+        )
     return dg.RunRequest(run_key=f"export-after-{phones.storage_id}")
+
+
+def _fetch_runs_in_progress(instance: dg.DagsterInstance) -> tuple[list[str], list[str]]:
+    """Return the ids of fetch runs in progress: those still alive and those taken for dead.
+
+    A queued run is always alive, because it may wait for a free slot for hours without
+    storing an event.
+    """
+    records = instance.get_run_records(
+        filters=dg.RunsFilter(job_name=fetch_batch_job.name, statuses=_RUNNING_STATUSES)
+    )
+    now = time.time()
+    active = []
+    stale = []
+    for record in records:
+        run = record.dagster_run
+        if run.status == dg.DagsterRunStatus.QUEUED:
+            active.append(run.run_id)
+        elif now - _last_activity(instance, record) > STALE_RUN_SECONDS:
+            stale.append(run.run_id)
+        else:
+            active.append(run.run_id)
+    return active, stale
+
+
+def _last_activity(instance: dg.DagsterInstance, record: dg.RunRecord) -> float:
+    """Return the time of the run's newest event, or of its last status change without events."""
+    events = instance.get_records_for_run(record.dagster_run.run_id, limit=1, ascending=False)
+    if events.records:
+        return events.records[0].event_log_entry.timestamp
+    return record.update_timestamp.timestamp()
+
+
+def _list_runs(run_ids: list[str]) -> str:
+    listed = ", ".join(run_ids[:_LISTED_RUNS])
+    if len(run_ids) > _LISTED_RUNS:
+        listed += f" and {len(run_ids) - _LISTED_RUNS} more"
+    return f"run {listed}" if len(run_ids) == 1 else f"runs {listed}"
 
 
 def _latest_materialization(

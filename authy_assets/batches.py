@@ -24,6 +24,8 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from authy_assets.files import create_private_database
+
 INT64_MAX = 2**63 - 1
 BATCH_KEY_PREFIX = "batch-"
 BATCH_KEY_DIGITS = 6
@@ -121,7 +123,7 @@ class BatchAssignments:
         self.batch_size = validate_batch_size(batch_size)
         self.db_path = Path(db_path)
         self.busy_timeout_ms = int(busy_timeout_s * 1000)
-        self.db_path.parent.mkdir(parents=True, exist_ok=True)
+        create_private_database(self.db_path)
         with self._connection() as connection:
             # WAL is stored in the database file, so setting it once here covers later connections.
             connection.execute("PRAGMA journal_mode=WAL")

@@ -9,13 +9,21 @@ import sys
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
+from typing import TYPE_CHECKING, NoReturn
 
 import click
 
 from authy_assets.instance import prepare_dagster_home
 from authy_assets.paths import DEFAULT_DAGSTER_HOME
 
+if TYPE_CHECKING:
+    import dagster as dg
+
+    from authy_assets.environment import RunSettings
+
 _QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
+# Failed batches named in the final error message; the rest are counted.
+_LISTED_FAILURES = 10
 
 
 def _use_project_instance() -> Path:
@@ -40,16 +48,13 @@ def main() -> None:
 )
 def run(parallel: int) -> None:
     """Materialize every asset for every batch against AUTHY_API_URL."""
-    if not os.environ.get("AUTHY_API_KEY", "").strip():
-        raise click.ClickException(
-            "AUTHY_API_KEY is not set: export the Authy app's API key before running"
-        )
+    settings = _load_settings()
     home = _use_project_instance()
 
     import dagster as dg
 
     from authy_assets.definitions import build_definitions
-    from authy_assets.partitions import BATCHES_PARTITION_NAME
+    from authy_assets.preflight import current_batch_keys
 
     defs = build_definitions()
     ids_job = defs.resolve_job_def("authy_user_ids_job")
@@ -61,20 +66,26 @@ def run(parallel: int) -> None:
     with ProcessPoolExecutor(
         max_workers=parallel, mp_context=context, initializer=_prepare_worker
     ) as pool:
-        # Start every batch process and let it import Dagster and load the definitions before
-        # the first run, so no run waits for that and the rate budget is used from the start.
-        for warm_up in [pool.submit(_worker_ready) for _ in range(parallel)]:
-            warm_up.result()
+        # Start every batch process now, so that each imports Dagster and loads the
+        # definitions while this process materializes the id list and tests the key.
+        warm_ups = [pool.submit(_worker_ready) for _ in range(parallel)]
 
         ids_result = ids_job.execute_in_process(
             instance=instance, run_config=_QUIET_LOGS, raise_on_error=False
         )
         if not ids_result.success:
-            raise click.ClickException("materializing authy_user_ids failed; see the log above")
+            _fail(
+                f"materializing authy_user_ids from AUTHY_USER_IDS"
+                f" ({settings.storage.user_ids_path}) failed: {first_error(ids_result)}"
+            )
 
-        batch_keys = sorted(instance.get_dynamic_partitions(BATCHES_PARTITION_NAME))
+        batch_keys = current_batch_keys(settings.storage.user_ids_file)
         click.echo(f"{len(batch_keys)} batches to fetch, {parallel} at a time")
-        failed = _fetch_batches(pool, batch_keys)
+        _test_api_key(settings)
+
+        for warm_up in warm_ups:
+            warm_up.result()
+        failures = _fetch_batches(pool, batch_keys)
 
         # Still inside the pool's block, so the export does not wait for the batch processes
         # to shut down.
@@ -82,26 +93,95 @@ def run(parallel: int) -> None:
             instance=instance, run_config=_QUIET_LOGS, raise_on_error=False
         )
     if not export_result.success:
-        raise click.ClickException("writing the export failed; see the log above")
-    storage = defs.resources["authy_storage"]
-    _print_summary(storage.export_file)
-    if failed:
-        raise click.ClickException(
-            f"{len(failed)} batches failed: {', '.join(failed)}. The export contains the others;"
-            " run `authy-assets run` again to retry them (users with a final response are not requested again)"
-        )
+        _fail(f"writing the export failed: {first_error(export_result)}")
+    _print_summary(settings.storage.export_file)
+    if failures:
+        _fail(_batch_failure_message(failures, len(batch_keys)))
 
 
-def _fetch_batches(pool: ProcessPoolExecutor, batch_keys: list[str]) -> list[str]:
-    failed = []
+def _load_settings() -> RunSettings:
+    """Check every AUTHY_* setting before any Dagster run starts."""
+    from authy_assets.environment import load_run_settings
+
+    try:
+        return load_run_settings()
+    except ValueError as error:
+        _fail(f"invalid setting: {error}")
+
+
+def _test_api_key(settings: RunSettings) -> None:
+    """Send one request alone, so that a wrong key stops the run before any batch run starts."""
+    from authy_assets.client.fetch import AuthyUnauthorizedError, AuthyUnreachableError
+    from authy_assets.preflight import first_user_to_fetch, send_key_test_request
+
+    first = first_user_to_fetch(settings.fetch, settings.storage.user_ids_file)
+    if first is None:
+        return
+    batch_key, authy_id = first
+    click.echo(f"Testing AUTHY_API_KEY with one request (authy_id {authy_id} of {batch_key})")
+    try:
+        send_key_test_request(settings.fetch, batch_key, authy_id)
+    except (AuthyUnauthorizedError, AuthyUnreachableError) as error:
+        _fail(str(error))
+
+
+def _fetch_batches(pool: ProcessPoolExecutor, batch_keys: list[str]) -> dict[str, str]:
+    """Run the fetch job for every batch; return the error message of each failed batch."""
+    failures = {}
     futures = {pool.submit(_fetch_one_batch, key): key for key in batch_keys}
     for done, future in enumerate(as_completed(futures), start=1):
         batch_key = futures[future]
-        ok = future.result()
-        click.echo(f"[{done}/{len(batch_keys)}] {batch_key} {'done' if ok else 'FAILED'}")
-        if not ok:
-            failed.append(batch_key)
-    return sorted(failed)
+        error = future.result()
+        click.echo(f"[{done}/{len(batch_keys)}] {batch_key} {'done' if error is None else 'FAILED'}")
+        if error is not None:
+            failures[batch_key] = error
+    return dict(sorted(failures.items()))
+
+
+def _batch_failure_message(failures: dict[str, str], batch_count: int) -> str:
+    first_key, first_message = next(iter(failures.items()))
+    if len(failures) == batch_count:
+        return (
+            f"all {batch_count} batches failed. The first error, in {first_key}: {first_message}."
+            " Fix its cause, then run `authy-assets run` again"
+        )
+    listed = ", ".join(list(failures)[:_LISTED_FAILURES])
+    if len(failures) > _LISTED_FAILURES:
+        listed += f" and {len(failures) - _LISTED_FAILURES} more"
+    return (
+        f"{len(failures)} of {batch_count} batches failed: {listed}. The first error, in"
+        f" {first_key}: {first_message}. The export contains the other batches. Run"
+        " `authy-assets run` again to retry the failed ones. Users with a final response are"
+        " not requested again"
+    )
+
+
+def first_error(result: dg.ExecuteInProcessResult) -> str:
+    """Return the message of a failed run's first step failure, on one line.
+
+    Dagster wraps an exception raised in an asset in DagsterExecutionStepExecutionError, so
+    the innermost cause is the one that says what went wrong.
+    """
+    failures = result.get_step_failure_events()
+    if not failures or failures[0].step_failure_data.error is None:
+        return f"run {result.run_id} failed without a step failure; see the log above"
+    error = failures[0].step_failure_data.error
+    while error.cause is not None:
+        error = error.cause
+    text = error.message.strip()
+    # Dagster prefixes the message with the exception's qualified class name.
+    qualified, separator, rest = text.partition(": ")
+    if separator and qualified.split(".")[-1] == error.cls_name:
+        text = rest if error.cls_name == "Failure" else f"{error.cls_name}: {rest}"
+    return " ".join(line.strip() for line in text.splitlines() if line.strip())
+
+
+def _fail(message: str) -> NoReturn:
+    """Stop the command with a one-line error that never contains the API key."""
+    api_key = os.environ.get("AUTHY_API_KEY", "").strip()
+    if api_key:
+        message = message.replace(api_key, "<AUTHY_API_KEY>")
+    raise click.ClickException(" ".join(message.splitlines()))
 
 
 # The fetch job and the instance of a batch process, set once by _prepare_worker.
@@ -122,15 +202,15 @@ def _worker_ready() -> bool:
     return "job" in _worker_state
 
 
-def _fetch_one_batch(batch_key: str) -> bool:
-    """Run the fetch job for one batch in a batch process of the pool."""
+def _fetch_one_batch(batch_key: str) -> str | None:
+    """Run the fetch job for one batch in a batch process; return its error message if it failed."""
     result = _worker_state["job"].execute_in_process(
         instance=_worker_state["instance"],
         partition_key=batch_key,
         run_config=_QUIET_LOGS,
         raise_on_error=False,
     )
-    return result.success
+    return None if result.success else first_error(result)
 
 
 def _print_summary(export_file: Path) -> None:
@@ -138,8 +218,11 @@ def _print_summary(export_file: Path) -> None:
 
     statuses = Counter(pq.read_table(export_file, columns=["status"]).column("status").to_pylist())
     total = sum(statuses.values())
-    parts = ", ".join(f"{count} {status}" for status, count in statuses.most_common())
     click.echo(f"Export written to {export_file}")
+    if total == 0:
+        click.echo("0 users")
+        return
+    parts = ", ".join(f"{count} {status}" for status, count in statuses.most_common())
     click.echo(f"{total} users: {parts}")
 
 

@@ -1,14 +1,13 @@
 """Local launchers behind ``make demo`` and ``make ui``: the emulator plus a run or the UI.
 
 Usage: ``python -m authy_assets.local demo`` or ``python -m authy_assets.local ui``. Both start
-``authy-assets emulator`` on a free 127.0.0.1 port with a random API key, point
+``authy-assets emulator`` on a free 127.0.0.1 port with a fixed demo API key, point
 ``AUTHY_API_URL`` and ``AUTHY_API_KEY`` at it, and stop it when they end.
 """
 
 from __future__ import annotations
 
 import os
-import secrets
 import socket
 import subprocess
 import sys
@@ -24,6 +23,10 @@ from authy_assets.paths import DEFAULT_DAGSTER_HOME, PROJECT_ROOT
 
 BIN = Path(sys.executable).parent
 STARTUP_TIMEOUT_SECONDS = 60.0
+# The key the local emulator accepts. It is not a secret, and keeping it the same from one
+# `make demo` to the next lets a second demo reuse the responses stored by the first, as a
+# second run against the real API would.
+DEMO_API_KEY = "authy-assets-demo-key"
 
 
 def _free_port() -> int:
@@ -69,7 +72,7 @@ def main(argv: list[str]) -> int:
         print("usage: python -m authy_assets.local demo|ui", file=sys.stderr)
         return 2
     env = dict(os.environ)
-    env["AUTHY_API_KEY"] = secrets.token_hex(16)
+    env["AUTHY_API_KEY"] = DEMO_API_KEY
     home = Path(env.get("DAGSTER_HOME") or DEFAULT_DAGSTER_HOME)
     env["DAGSTER_HOME"] = str(prepare_dagster_home(home))
 

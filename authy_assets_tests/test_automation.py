@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 
 import dagster as dg
@@ -16,6 +17,7 @@ from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
 from dagster._core.utils import make_new_run_id
 
 from authy_assets.automation import (
+    STALE_RUN_SECONDS,
     authy_export_sensor,
     authy_monthly_refresh,
     authy_user_ids_sensor,
@@ -208,9 +210,16 @@ def workspace_job_origin(job_name: str) -> RemoteJobOrigin:
 
 
 def add_run_with_status(
-    instance: dg.DagsterInstance, job_name: str, event_type: DagsterEventType
+    instance: dg.DagsterInstance,
+    job_name: str,
+    event_type: DagsterEventType,
+    *,
+    timestamp: float | None = None,
 ) -> dg.DagsterRun:
-    """Store a run record and move it to a status with the event that Dagster reports for it."""
+    """Store a run record and move it to a status with the event that Dagster reports for it.
+
+    ``timestamp`` dates the event (epoch seconds); by default it is stored at the current time.
+    """
     # Dagster keeps a run in the QUEUED status only when the run names its code location.
     run = dg.DagsterRun(
         job_name=job_name,
@@ -218,15 +227,24 @@ def add_run_with_status(
         remote_job_origin=workspace_job_origin(job_name),
     )
     instance.add_run(run)
-    set_run_status(instance, run, event_type)
+    set_run_status(instance, run, event_type, timestamp=timestamp)
     return run
 
 
 def set_run_status(
-    instance: dg.DagsterInstance, run: dg.DagsterRun, event_type: DagsterEventType
+    instance: dg.DagsterInstance,
+    run: dg.DagsterRun,
+    event_type: DagsterEventType,
+    *,
+    timestamp: float | None = None,
 ) -> None:
     event = DagsterEvent(event_type_value=event_type.value, job_name=run.job_name)
-    instance.report_dagster_event(event, run_id=run.run_id)
+    instance.report_dagster_event(event, run_id=run.run_id, timestamp=timestamp)
+
+
+def stale_time() -> float:
+    """Return a time one minute before a run's newest event makes it count as killed."""
+    return time.time() - STALE_RUN_SECONDS - 60
 
 
 @pytest.mark.parametrize(
@@ -250,6 +268,7 @@ def test_export_sensor_waits_for_fetch_run(fast_project, event_type, status):
 
     assert isinstance(while_busy, dg.SkipReason)
     assert "fetch runs are still queued or running" in (while_busy.skip_message or "")
+    assert fetch_run.run_id in (while_busy.skip_message or "")
 
     set_run_status(instance, fetch_run, DagsterEventType.RUN_SUCCESS)
     when_idle = tick_export_sensor(instance)
@@ -269,6 +288,66 @@ def test_export_sensor_ignores_finished_and_other_runs(fast_project):
     result = tick_export_sensor(instance)
 
     assert isinstance(result, dg.RunRequest)
+
+
+@pytest.mark.parametrize(
+    ("event_type", "status"),
+    [
+        (DagsterEventType.RUN_STARTING, dg.DagsterRunStatus.STARTING),
+        (DagsterEventType.RUN_START, dg.DagsterRunStatus.STARTED),
+        (DagsterEventType.RUN_CANCELING, dg.DagsterRunStatus.CANCELING),
+    ],
+)
+def test_export_sensor_ignores_silent_fetch_run(fast_project, event_type, status):
+    project = fast_project(list(range(1, 6)))
+    instance = project.instance
+    project.materialize_user_ids()
+    project.materialize_batch("batch-000001")
+    killed_run = add_run_with_status(
+        instance, fetch_batch_job.name, event_type, timestamp=stale_time()
+    )
+    assert instance.get_run_by_id(killed_run.run_id).status == status
+
+    result = tick_export_sensor(instance)
+
+    assert isinstance(result, dg.RunRequest)
+
+
+def test_export_sensor_waits_for_run_with_recent_event(fast_project):
+    project = fast_project(list(range(1, 6)))
+    instance = project.instance
+    project.materialize_user_ids()
+    project.materialize_batch("batch-000001")
+    live_run = add_run_with_status(
+        instance, fetch_batch_job.name, DagsterEventType.RUN_START, timestamp=stale_time()
+    )
+    instance.report_engine_event("batch-000001: 3/5 users done", live_run)
+    killed_run = add_run_with_status(
+        instance, fetch_batch_job.name, DagsterEventType.RUN_START, timestamp=stale_time()
+    )
+
+    result = tick_export_sensor(instance)
+
+    assert isinstance(result, dg.SkipReason)
+    message = result.skip_message or ""
+    assert f"waits for run {live_run.run_id}" in message
+    assert f"not waiting for run {killed_run.run_id}" in message
+
+
+def test_export_sensor_waits_for_silent_queued_run(fast_project):
+    project = fast_project(list(range(1, 6)))
+    instance = project.instance
+    project.materialize_user_ids()
+    project.materialize_batch("batch-000001")
+    queued_run = add_run_with_status(
+        instance, fetch_batch_job.name, DagsterEventType.RUN_ENQUEUED, timestamp=stale_time()
+    )
+    assert instance.get_run_by_id(queued_run.run_id).status == dg.DagsterRunStatus.QUEUED
+
+    result = tick_export_sensor(instance)
+
+    assert isinstance(result, dg.SkipReason)
+    assert queued_run.run_id in (result.skip_message or "")
 
 
 def schedule_tick(instance: dg.DagsterInstance, when: datetime) -> list[dg.RunRequest]:

@@ -202,11 +202,6 @@ def test_defaults_are_valid() -> None:
     assert settings.rate_limit == 1500
 
 
-def test_api_scope_is_scheme_and_host() -> None:
-    assert make_settings(base_url="https://API.authy.com/").api_scope == "https://api.authy.com"
-    assert make_settings(base_url="http://127.0.0.1:8080").api_scope == "http://127.0.0.1:8080"
-
-
 def test_state_paths_under_state_dir() -> None:
     settings = make_settings(state_dir=Path("/srv/authy"))
 
@@ -214,11 +209,11 @@ def test_state_paths_under_state_dir() -> None:
     assert settings.limiter_path == Path("/srv/authy/authy_rate_limiter.sqlite3")
 
 
-def test_api_scope_ignores_default_port(tmp_path):
-    def scope(url: str) -> str:
-        return FetchSettings(base_url=url, api_key="key", state_dir=tmp_path).api_scope
+def test_api_scope_follows_the_api_key(tmp_path):
+    def scope(url: str, key: str) -> str:
+        return FetchSettings(base_url=url, api_key=key, state_dir=tmp_path).api_scope
 
-    assert scope("https://api.authy.com") == scope("https://API.authy.com:443/")
-    assert scope("http://127.0.0.1:80") == "http://127.0.0.1"
-    assert scope("http://127.0.0.1:8080") == "http://127.0.0.1:8080"
-    assert scope("http://[::1]:8080") == "http://[::1]:8080"
+    assert scope("https://api.authy.com", "key-a") == scope("https://api.authy.com:443/", "key-a")
+    assert scope("http://127.0.0.1:8080", "key-a") == scope("http://localhost:9090", "key-a")
+    assert scope("https://api.authy.com", "key-a") != scope("https://api.authy.com", "key-b")
+    assert "key-a" not in scope("https://api.authy.com", "key-a")

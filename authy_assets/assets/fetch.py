@@ -56,9 +56,11 @@ def authy_raw_responses(
         log=context.log,
     )
 
-    month = month_of(report.started_at)
+    # A fetch that runs past midnight UTC at the end of a month has requests in both months.
+    months = sorted({month_of(report.started_at), month_of(report.finished_at)})
+    month = months[-1]
     with RequestLedger(settings.ledger_path, settings.api_scope) as ledger:
-        rows = ledger.rows_for(authy_ids, month=month)
+        rows = [row for each in months for row in ledger.rows_for(authy_ids, month=each)]
     table = table_from_rows([_raw_row(row, batch_key) for row in rows], RAW_RESPONSES_SCHEMA)
     path = authy_storage.raw_file(batch_key)
     write_parquet_atomically(table, path)

@@ -9,7 +9,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from authy_assets.batches import BatchAssignments
-from authy_assets.files import make_private, write_parquet_atomically
+from authy_assets.files import ensure_private_dir, make_private, write_parquet_atomically
 from authy_assets.ids import read_user_ids
 from authy_assets.partitions import BATCHES_PARTITION_NAME
 from authy_assets.resources import AuthyStorageResource
@@ -38,6 +38,10 @@ def authy_user_ids(
     context: dg.AssetExecutionContext, authy_storage: AuthyStorageResource
 ) -> dg.MaterializeResult:
     source = Path(authy_storage.user_ids_path)
+    # Existing directories get the current mode too, so that a change of AUTHY_SHARE_WITH_GROUP
+    # reaches the data directory, which no file is written to directly.
+    ensure_private_dir(authy_storage.root)
+    ensure_private_dir(authy_storage.state_dir)
     id_list = read_user_ids(source, rejects_path=authy_storage.rejects_file)
     make_private(authy_storage.rejects_file)
     if not len(id_list.ids):

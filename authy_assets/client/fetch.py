@@ -31,10 +31,22 @@ logger = logging.getLogger("authy_assets.client")
 
 USER_AGENT = "authy-assets/0.1 (+phone number export)"
 CONNECTIONS_PER_CLIENT = 8
+# Marks a connection failure before anything was sent, inside this module only; the ledger
+# stores it as connection_error with counted = 0.
+_NOT_CONNECTED = "not_connected"
 
 
 class AuthyUnauthorizedError(RuntimeError):
     """The API rejected the API key (HTTP 401, error 60001)."""
+
+
+class AuthyUnreachableError(RuntimeError):
+    """No connection to the API could be opened, so no request reached it."""
+
+
+# Consecutive requests that fail to connect before a fetch gives up: the API or the network
+# is down, and going on would only mark every user as failed.
+MAX_CONSECUTIVE_CONNECT_FAILURES = 20
 
 
 @dataclass(frozen=True)
@@ -123,6 +135,7 @@ class _Fetch:
         self.pending = 0
         self.users_done = 0
         self.all_done = asyncio.Event()
+        self.consecutive_connect_failures = 0
 
     async def run(self, on_progress: ProgressCallback | None) -> FetchReport:
         settings = self.settings
@@ -238,7 +251,7 @@ class _Fetch:
                 return
             try:
                 await self._handle(client, authy_id)
-            except AuthyUnauthorizedError as error:
+            except (AuthyUnauthorizedError, AuthyUnreachableError) as error:
                 self.fatal = error
                 self.all_done.set()
                 return
@@ -251,9 +264,13 @@ class _Fetch:
     async def _handle(self, client: httpx.AsyncClient, authy_id: int) -> None:
         settings = self.settings
         await self.limiter.wait_for_slot()
+        if self.fatal is not None:
+            return
+        # The month of the request itself: a fetch that runs past midnight UTC at the end of a
+        # month spends the new month's quota from then on.
         reservation = self.ledger.reserve(
             authy_id,
-            month=self.month,
+            month=month_of(time.time()),
             quota=settings.monthly_quota,
             batch_key=self.batch_key,
             run_id=self.run_id,
@@ -275,6 +292,25 @@ class _Fetch:
                 f"the Authy API at {settings.base_url} rejected the API key (HTTP 401, error"
                 " 60001): check AUTHY_API_KEY; no further requests were sent"
             )
+        if status == _NOT_CONNECTED:
+            self.consecutive_connect_failures += 1
+            if (
+                self.report.requests_sent == self.consecutive_connect_failures == 1
+                or self.consecutive_connect_failures >= MAX_CONSECUTIVE_CONNECT_FAILURES
+            ):
+                raise AuthyUnreachableError(
+                    f"could not connect to the Authy API at {settings.base_url}"
+                    f" ({self.consecutive_connect_failures} attempts in a row failed): check"
+                    " AUTHY_API_URL and the network, then run again; the failed attempts did not"
+                    " reach the API and spent no user's quota"
+                )
+            status = ExportStatus.connection_error
+        else:
+            self.consecutive_connect_failures = 0
+        if status == ExportStatus.rate_limited:
+            self.limiter.slow_down()
+        elif status in FINAL_STATUSES:
+            self.limiter.speed_up()
         retry = (
             status in RETRYABLE_STATUSES
             and self.attempts_this_run[authy_id] < settings.max_attempts_per_run
@@ -307,6 +343,12 @@ class _Fetch:
         path = f"/protected/json/users/{authy_id}/phone_number"
         try:
             response = await client.get(path)
+        except (httpx.ConnectError, httpx.ConnectTimeout) as error:
+            # No connection was opened, so the request cannot have reached the API and does
+            # not count against the user's quota.
+            self.log.warning(f"authy_id {authy_id}: could not connect ({type(error).__name__})")
+            self._record_failure(request_id, ExportStatus.connection_error, started, counted=False)
+            return _NOT_CONNECTED, None
         except httpx.TimeoutException:
             self._record_failure(request_id, ExportStatus.timeout, started)
             return ExportStatus.timeout, None
@@ -335,12 +377,15 @@ class _Fetch:
         retry_after = parse_retry_after(response.headers.get("retry-after"), now=time.time())
         return status, retry_after
 
-    def _record_failure(self, request_id: int, status: str, started: float) -> None:
+    def _record_failure(
+        self, request_id: int, status: str, started: float, *, counted: bool = True
+    ) -> None:
         self.ledger.record_answer(
             request_id,
             outcome=str(status),
             status=status,
             duration_ms=(time.monotonic() - started) * 1000,
+            counted=counted,
         )
 
     def _finish_user(self) -> None:

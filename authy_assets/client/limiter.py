@@ -6,6 +6,10 @@ state in a small SQLite file: each request takes the next free send time from it
 are spaced ``(window + margin) / limit`` apart. With evenly spaced send times, any window of
 ``window`` seconds holds at most ``limit`` requests as long as no request is delayed by more
 than ``margin`` seconds relative to the others on its way to the server.
+
+When the API still answers 429, its real limit is lower than the configured one (or another
+client uses the same app), so the spacing is stretched by a shared slow-down factor, which
+shrinks again with each final response.
 """
 
 from __future__ import annotations
@@ -13,9 +17,17 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
-from authy_assets.files import ensure_private_dir, make_private
+from authy_assets.files import create_private_file, ensure_private_dir
+
+# Each 429 stretches the spacing by this factor, up to MAX_SLOW_DOWN times the configured one.
+SLOW_DOWN_STEP = 1.5
+MAX_SLOW_DOWN = 20.0
+# Each final response shrinks the stretch by this factor, back to 1.
+SPEED_UP_STEP = 0.98
 
 
 class SharedRateLimiter:
@@ -38,53 +50,71 @@ class SharedRateLimiter:
             raise ValueError(f"rate margin must not be negative, got {margin_seconds} s")
         self.scope = scope
         self.interval = (window_seconds + margin_seconds) / limit
-        ensure_private_dir(Path(path).parent)
+        self.slow_down_factor = 1.0
+        path = Path(path)
+        ensure_private_dir(path.parent)
+        create_private_file(path)
         self._connection = sqlite3.connect(path, timeout=60.0, isolation_level=None)
         self._connection.execute("PRAGMA journal_mode=WAL")
         self._connection.execute("PRAGMA synchronous=NORMAL")
         self._connection.execute(
-            "CREATE TABLE IF NOT EXISTS send_slots (scope TEXT PRIMARY KEY, next_free REAL NOT NULL)"
+            "CREATE TABLE IF NOT EXISTS send_schedule ("
+            " scope TEXT PRIMARY KEY, next_free REAL NOT NULL, slow_down REAL NOT NULL)"
         )
-        make_private(Path(path))
 
     def close(self) -> None:
         self._connection.close()
 
-    def reserve(self, now: float | None = None) -> float:
-        """Take the next free send time (epoch seconds) for this scope and return it."""
-        now = time.time() if now is None else now
+    @contextmanager
+    def _schedule(self) -> Iterator[tuple[float, float]]:
+        """Lock the schedule and yield ``(next_free, slow_down)`` of this scope."""
         connection = self._connection
         connection.execute("BEGIN IMMEDIATE")
         try:
             found = connection.execute(
-                "SELECT next_free FROM send_slots WHERE scope = ?", (self.scope,)
+                "SELECT next_free, slow_down FROM send_schedule WHERE scope = ?", (self.scope,)
             ).fetchone()
-            slot = now if found is None else max(now, found[0])
-            connection.execute(
-                "INSERT INTO send_slots (scope, next_free) VALUES (?, ?)"
-                " ON CONFLICT (scope) DO UPDATE SET next_free = excluded.next_free",
-                (self.scope, slot + self.interval),
-            )
+            yield found if found is not None else (0.0, 1.0)
         except BaseException:
             connection.execute("ROLLBACK")
             raise
         connection.execute("COMMIT")
+
+    def _store(self, next_free: float, slow_down: float) -> None:
+        self._connection.execute(
+            "INSERT INTO send_schedule (scope, next_free, slow_down) VALUES (?, ?, ?)"
+            " ON CONFLICT (scope) DO UPDATE SET next_free = excluded.next_free,"
+            " slow_down = excluded.slow_down",
+            (self.scope, next_free, slow_down),
+        )
+
+    def reserve(self, now: float | None = None) -> float:
+        """Take the next free send time (epoch seconds) for this scope and return it."""
+        now = time.time() if now is None else now
+        with self._schedule() as (next_free, slow_down):
+            slot = max(now, next_free)
+            self._store(slot + self.interval * slow_down, slow_down)
+        self.slow_down_factor = slow_down
         return slot
 
     def pause_until(self, until: float) -> None:
         """Hold back every process's next request until ``until`` (epoch seconds)."""
-        connection = self._connection
-        connection.execute("BEGIN IMMEDIATE")
-        try:
-            connection.execute(
-                "INSERT INTO send_slots (scope, next_free) VALUES (?, ?)"
-                " ON CONFLICT (scope) DO UPDATE SET next_free = max(next_free, excluded.next_free)",
-                (self.scope, until),
-            )
-        except BaseException:
-            connection.execute("ROLLBACK")
-            raise
-        connection.execute("COMMIT")
+        with self._schedule() as (next_free, slow_down):
+            self._store(max(next_free, until), slow_down)
+
+    def slow_down(self) -> None:
+        """Stretch the spacing of every process after a 429."""
+        with self._schedule() as (next_free, slow_down):
+            self.slow_down_factor = min(MAX_SLOW_DOWN, slow_down * SLOW_DOWN_STEP)
+            self._store(next_free, self.slow_down_factor)
+
+    def speed_up(self) -> None:
+        """Shrink the stretch after a final response; free while no stretch is in force."""
+        if self.slow_down_factor <= 1.0:
+            return
+        with self._schedule() as (next_free, slow_down):
+            self.slow_down_factor = max(1.0, slow_down * SPEED_UP_STEP)
+            self._store(next_free, self.slow_down_factor)
 
     async def wait_for_slot(self) -> None:
         """Sleep until this caller's reserved send time."""

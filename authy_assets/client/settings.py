@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import ipaddress
 import math
 from dataclasses import dataclass, field
@@ -9,7 +11,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 
-_DEFAULT_PORTS = {"http": 80, "https": 443}
+_SCOPE_LABEL = b"authy-assets ledger scope"
 
 
 class AuthySettingsError(ValueError):
@@ -75,19 +77,14 @@ class FetchSettings:
 
     @property
     def api_scope(self) -> str:
-        """The Authy app the quota and rate limit belong to, identified by its base URL.
+        """The Authy app that the quota and the rate limit belong to.
 
-        The default port is dropped, so ``https://api.authy.com`` and
-        ``https://api.authy.com:443/`` share one ledger and one rate limiter.
+        An app is identified by its API key, so two apps exported into one data directory
+        never share request counts or stored responses. The scope is a keyed SHA-256 digest of
+        the key, cut to 16 hex digits, so the key itself is never written to the ledger.
         """
-        parts = urlsplit(self.base_url)
-        host = parts.hostname or ""
-        if ":" in host:
-            host = f"[{host}]"
-        port = parts.port
-        if port is None or port == _DEFAULT_PORTS[parts.scheme]:
-            return f"{parts.scheme}://{host}".lower()
-        return f"{parts.scheme}://{host}:{port}".lower()
+        digest = hmac.new(_SCOPE_LABEL, self.api_key.encode(), hashlib.sha256).hexdigest()
+        return f"app-{digest[:16]}"
 
     @property
     def ledger_path(self) -> Path:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from authy_assets.files import ensure_private_dir, make_private
+from authy_assets.files import create_private_database
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS requests (
@@ -78,7 +78,9 @@ class RequestLedger:
     def __init__(self, path: Path, api_scope: str) -> None:
         self.path = Path(path)
         self.api_scope = api_scope
-        ensure_private_dir(self.path.parent)
+        # SQLite gives the -wal and -shm files, which hold the stored responses too, the mode
+        # of the database file that this creates first.
+        create_private_database(self.path)
         self._connection = sqlite3.connect(self.path, timeout=60.0, isolation_level=None)
         self._connection.execute("PRAGMA journal_mode=WAL")
         # NORMAL in WAL mode survives a killed process; only a power loss can drop the
@@ -86,7 +88,6 @@ class RequestLedger:
         self._connection.execute("PRAGMA synchronous=NORMAL")
         self._connection.execute("PRAGMA busy_timeout=60000")
         self._connection.executescript(_SCHEMA)
-        make_private(self.path)
 
     def close(self) -> None:
         self._connection.close()

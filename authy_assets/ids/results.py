@@ -18,6 +18,8 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
+from authy_assets.files import ensure_private_dir
+
 
 MAX_STORED_REJECTS = 10_000
 RAW_TEXT_LIMIT = 80
@@ -99,7 +101,8 @@ def rejects_file(path: Path) -> Iterator[csv.Writer]:
     The header row is written already. On an exception the old file stays as it was.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    ensure_private_dir(path.parent)
+    # mkstemp creates the file with mode 0o600, so the rejected lines are never readable by others.
     descriptor, temporary = tempfile.mkstemp(
         prefix=f".{path.name}.", suffix=".tmp", dir=path.parent
     )
