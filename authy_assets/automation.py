@@ -19,14 +19,12 @@ _RUNNING_STATUSES = [
     dg.DagsterRunStatus.CANCELING,
 ]
 
-# A run that is not queued but has stored no event for this long is taken for dead: killed with
-# SIGKILL or lost with its machine, the instance still shows it as running. A live fetch run
-# logs its progress every 10 s (progress_interval_seconds). Before its first request it can
-# wait without logging for a rate-limit pause of up to 15 min (max_retry_after_seconds), so the
+# A run that is not queued but has stored no event for this long is taken for dead. A run killed
+# with SIGKILL or lost with its machine stays STARTED in the instance for good. A live fetch run
+# logs its progress every 10 s (progress_interval_seconds), and Dagster 1.13 logs a step that
+# waits for a concurrency pool slot every 5 min. Before its first request a fetch can wait
+# without logging for a rate-limit pause of up to 15 min (max_retry_after_seconds), so the
 # threshold is twice that.
-# NOTE: a step waiting for a free slot of a Dagster concurrency pool logs nothing either. If
-# that wait passes the threshold, the export is built early, and built again when the batch
-# finishes.
 STALE_RUN_SECONDS = 30 * 60
 # Run ids named in a skip reason or a log line; the rest are counted.
 _LISTED_RUNS = 5

@@ -106,7 +106,7 @@ def _load_settings() -> RunSettings:
     try:
         return load_run_settings()
     except ValueError as error:
-        _fail(f"invalid setting: {error}")
+        _fail(str(error))
 
 
 def _test_api_key(settings: RunSettings) -> None:
@@ -126,7 +126,7 @@ def _test_api_key(settings: RunSettings) -> None:
 
 
 def _fetch_batches(pool: ProcessPoolExecutor, batch_keys: list[str]) -> dict[str, str]:
-    """Run the fetch job for every batch; return the error message of each failed batch."""
+    """Run the fetch job for every batch and return the error message of each failed batch."""
     failures = {}
     futures = {pool.submit(_fetch_one_batch, key): key for key in batch_keys}
     for done, future in enumerate(as_completed(futures), start=1):
@@ -160,7 +160,7 @@ def first_error(result: dg.ExecuteInProcessResult) -> str:
     """Return the message of a failed run's first step failure, on one line.
 
     Dagster wraps an exception raised in an asset in DagsterExecutionStepExecutionError, so
-    the innermost cause is the one that says what went wrong.
+    the innermost cause carries the asset's own message.
     """
     failures = result.get_step_failure_events()
     if not failures or failures[0].step_failure_data.error is None:
@@ -203,7 +203,7 @@ def _worker_ready() -> bool:
 
 
 def _fetch_one_batch(batch_key: str) -> str | None:
-    """Run the fetch job for one batch in a batch process; return its error message if it failed."""
+    """Run the fetch job for one batch in a batch process and return its error message, if any."""
     result = _worker_state["job"].execute_in_process(
         instance=_worker_state["instance"],
         partition_key=batch_key,

@@ -1,4 +1,4 @@
-"""File permissions for data that holds phone numbers or quota state.
+"""File permissions for data that contains phone numbers or quota state.
 
 Files are readable by their owner only unless ``AUTHY_SHARE_WITH_GROUP`` is set to ``1``, which
 opens them to the owner's group (for analysts who read the export). Files and directories are
@@ -26,8 +26,8 @@ def _share_with_group() -> bool:
     value = os.environ.get(SHARE_WITH_GROUP_VARIABLE, "").strip()
     if value not in {"", "0", "1"}:
         raise ValueError(
-            f"invalid {SHARE_WITH_GROUP_VARIABLE} value {value!r}: set it to 1 to let the"
-            " owner's group read the data files, or to 0 (the default) to keep them owner-only"
+            f"invalid {SHARE_WITH_GROUP_VARIABLE} value {value!r}. Set it to 1 to let the"
+            " owner's group read the data files, or to 0 (the default) to keep them owner-only."
         )
     return value == "1"
 
@@ -43,7 +43,7 @@ def dir_mode() -> int:
 
 
 def _set_mode_if_owned(path: Path, mode: int) -> None:
-    """Give ``path`` exactly ``mode`` when this process owns it; leave other users' paths alone."""
+    """Give ``path`` exactly ``mode`` if this process owns it. Other users' paths keep theirs."""
     status = os.stat(path)
     if status.st_uid == os.geteuid() and stat.S_IMODE(status.st_mode) != mode:
         os.chmod(path, mode)
@@ -72,7 +72,9 @@ def ensure_private_dir(path: Path) -> Path:
             pass  # Another process created it in the meantime.
 
     if not path.is_dir():
-        raise NotADirectoryError(f"{path} exists and is not a directory; move it or pick another path")
+        raise NotADirectoryError(
+            f"{path} exists but is not a directory, so move it away or pick another path"
+        )
     for directory in [*reversed(missing[1:]), path]:
         _set_mode_if_owned(directory, mode)
     return path
@@ -100,13 +102,13 @@ def create_private_file(path: Path) -> Path:
 
 
 def create_private_database(path: Path) -> Path:
-    """Prepare a SQLite database path so that the database and its sidecar files get ``file_mode()``.
+    """Create a SQLite database file so that it and its sidecar files get ``file_mode()``.
 
     Call it before ``sqlite3.connect``. SQLite creates a database file with mode 0o644 minus the
-    umask, but it creates the -wal, -shm and -journal files with the mode of the database file
-    (``findCreateFileMode`` in SQLite's os_unix.c; checked with SQLite 3.40.1). So this creates
-    the database file first. Sidecar files left by a killed process keep their old mode when
-    SQLite reopens them, so each that exists gets ``file_mode()`` here.
+    umask. Its unix VFS (os_unix.c) creates the -wal, -shm and -journal files with the mode of
+    the database file instead, even under a stricter umask (checked with SQLite 3.40.1). So this
+    creates the database file first. Sidecar files left by a killed process
+    keep their old mode when SQLite reopens them, so each that exists gets ``file_mode()`` here.
     """
     path = Path(path)
     ensure_private_dir(path.parent)

@@ -218,7 +218,7 @@ def add_run_with_status(
 ) -> dg.DagsterRun:
     """Store a run record and move it to a status with the event that Dagster reports for it.
 
-    ``timestamp`` dates the event (epoch seconds); by default it is stored at the current time.
+    ``timestamp`` dates the event in epoch seconds. Without it, the event gets the current time.
     """
     # Dagster keeps a run in the QUEUED status only when the run names its code location.
     run = dg.DagsterRun(

@@ -1,4 +1,4 @@
-"""The ``authy-assets`` command in child processes: ``run`` and ``emulator``."""
+"""The ``authy-assets`` commands ``run`` and ``emulator``, mostly in child processes."""
 
 from __future__ import annotations
 
@@ -19,9 +19,12 @@ import dagster as dg
 import httpx
 import pyarrow.parquet as pq
 import pytest
+from click.testing import CliRunner
 from dagster._core.instance.ref import InstanceRef
 
+from authy_assets.cli import main
 from authy_assets.emulator import EmulatorConfig, start_emulator
+from authy_assets.partitions import BATCHES_PARTITION_NAME
 from authy_assets_tests.conftest import API_KEY
 
 BIN = Path(sys.executable).parent
@@ -34,6 +37,9 @@ UNKNOWN_IDS = [900_001, 900_002]
 # Ids 1..2200 exist in the emulator's default population. Ids 5 and 7 are listed twice.
 LISTED_IDS = [*range(1, 111), *UNKNOWN_IDS, 5, 7]
 BATCH_COUNT = -(-len(set(LISTED_IDS)) // BATCH_SIZE)
+# Batch partitions that an earlier id list registered in the same Dagster instance.
+LEFTOVER_BATCHES = [f"batch-{number:06d}" for number in range(1, BATCH_COUNT + 4)]
+WRONG_KEY = "WRONGKEY-3b9e2f7a1c60-authy-assets-do-not-leak"
 DOCUMENTED_USER_1 = {
     "phone_number": "444-555-6666",
     "country_code": "1",
@@ -60,9 +66,11 @@ def cli_env(tmp_path: Path, **settings: str) -> dict[str, str]:
     return env
 
 
-def run_export(tmp_path: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+def run_export(
+    tmp_path: Path, env: dict[str, str], *args: str
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [CLI, "run"],
+        [CLI, "run", *args],
         cwd=tmp_path,
         env=env,
         capture_output=True,
@@ -78,6 +86,7 @@ class CliRun:
     result: subprocess.CompletedProcess[str]
     root: Path
     dagster_home: Path
+    requests_per_user: dict[str, int]
 
     @property
     def export_file(self) -> Path:
@@ -105,9 +114,18 @@ def cli_run(tmp_path_factory) -> Iterator[CliRun]:
             AUTHY_BATCH_SIZE=str(BATCH_SIZE),
             AUTHY_RATE_LIMIT=FAST_RATE_LIMIT,
         )
+        dagster_home = Path(env["DAGSTER_HOME"])
+        with dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(dagster_home))) as instance:
+            instance.add_dynamic_partitions(BATCHES_PARTITION_NAME, LEFTOVER_BATCHES)
         result = run_export(root, env)
+        requests_per_user = emulator.stats()["requests_per_user"]
     assert result.returncode == 0, result.stdout + result.stderr
-    yield CliRun(result=result, root=root, dagster_home=Path(env["DAGSTER_HOME"]))
+    yield CliRun(
+        result=result,
+        root=root,
+        dagster_home=dagster_home,
+        requests_per_user=requests_per_user,
+    )
 
 
 def test_run_prints_export_and_summary(cli_run):
@@ -150,6 +168,19 @@ def test_run_records_runs_in_instance(cli_run):
     assert partitions == [f"batch-{number:06d}" for number in range(1, BATCH_COUNT + 1)]
 
 
+def test_run_fetches_current_batches_only(cli_run):
+    assert f"{BATCH_COUNT} batches to fetch" in cli_run.result.stdout
+
+
+def test_run_requests_each_user_once(cli_run):
+    # The key test request is stored in the ledger, so its batch run does not repeat it.
+    assert "Testing AUTHY_API_KEY with one request" in cli_run.result.stdout
+    assert sorted(int(authy_id) for authy_id in cli_run.requests_per_user) == sorted(
+        set(LISTED_IDS)
+    )
+    assert set(cli_run.requests_per_user.values()) == {1}
+
+
 def test_run_logs_progress(cli_run):
     for number in range(1, BATCH_COUNT + 1):
         batch_key = f"batch-{number:06d}"
@@ -178,6 +209,188 @@ def test_run_without_api_key_fails(tmp_path, api_key):
     assert result.returncode != 0
     assert "AUTHY_API_KEY" in result.stderr
     assert not home.exists()
+
+
+def invoke_run(tmp_path: Path, **settings: str):
+    """Invoke `authy-assets run` in this process with only the given AUTHY_* variables set."""
+    ids_file = tmp_path / "authy_user_ids.csv"
+    ids_file.write_text("authy_id\n1\n2\n")
+    env: dict[str, str | None] = {name: None for name in os.environ if name.startswith("AUTHY_")}
+    env.update(
+        AUTHY_API_URL="http://127.0.0.1:9",
+        AUTHY_API_KEY=API_KEY,
+        AUTHY_USER_IDS=str(ids_file),
+        AUTHY_DATA_DIR=str(tmp_path / "data"),
+        DAGSTER_HOME=str(tmp_path / "dagster_home"),
+    )
+    env.update(settings)
+    return CliRunner().invoke(main, ["run"], env=env)
+
+
+def error_lines(stderr: str) -> list[str]:
+    return [line for line in stderr.splitlines() if line.startswith("Error:")]
+
+
+def file_in(tmp_path: Path) -> str:
+    path = tmp_path / "a_file"
+    path.write_text("")
+    return str(path)
+
+
+INVALID_SETTINGS = [
+    ("AUTHY_BATCH_SIZE", "abc", ["must be a whole number of at least 1, got 'abc'"]),
+    ("AUTHY_BATCH_SIZE", "0", ["must be a whole number of at least 1, got '0'", "1000"]),
+    ("AUTHY_BATCH_SIZE", "1_000", ["got '1_000'"]),
+    ("AUTHY_RATE_LIMIT", "1e3", ["must be a whole number of at least 1, got '1e3'"]),
+    ("AUTHY_RATE_LIMIT", "0", ["got '0'", "1500"]),
+    ("AUTHY_API_URL", "ftp://127.0.0.1:21", ["'ftp://127.0.0.1:21'", "https://"]),
+    ("AUTHY_API_URL", "http://api.authy.com", ["'http://api.authy.com'", "https://"]),
+    ("AUTHY_API_KEY", "two words", ["space"]),
+    ("AUTHY_SHARE_WITH_GROUP", "yes", ["'yes'"]),
+]
+
+
+@pytest.mark.parametrize(("name", "value", "expected"), INVALID_SETTINGS)
+def test_run_rejects_invalid_setting(tmp_path, name, value, expected):
+    result = invoke_run(tmp_path, **{name: value})
+
+    assert isinstance(result.exception, SystemExit), result.exception
+    assert result.exit_code == 1
+    (line,) = error_lines(result.stderr)
+    assert line == result.stderr.strip()
+    assert name in line
+    for text in expected:
+        assert text in line
+    assert "two words" not in result.output
+    assert API_KEY not in result.output
+    assert not (tmp_path / "dagster_home").exists()
+
+
+@pytest.mark.parametrize(
+    ("name", "make_path", "expected"),
+    [
+        ("AUTHY_USER_IDS", lambda tmp_path: str(tmp_path / "missing.csv"), "does not exist"),
+        ("AUTHY_USER_IDS", lambda tmp_path: str(tmp_path), "is not a file"),
+        ("AUTHY_DATA_DIR", file_in, "is not a directory"),
+    ],
+)
+def test_run_rejects_invalid_path(tmp_path, name, make_path, expected):
+    path = make_path(tmp_path)
+
+    result = invoke_run(tmp_path, **{name: path})
+
+    assert result.exit_code == 1
+    (line,) = error_lines(result.stderr)
+    assert name in line
+    assert path in line
+    assert expected in line
+    assert not (tmp_path / "dagster_home").exists()
+
+
+def test_run_invalid_setting_has_no_traceback(tmp_path):
+    ids_file = tmp_path / "authy_user_ids.csv"
+    ids_file.write_text("authy_id\n1\n")
+    env = cli_env(
+        tmp_path,
+        AUTHY_API_URL="http://127.0.0.1:9",
+        AUTHY_API_KEY=API_KEY,
+        AUTHY_USER_IDS=str(ids_file),
+        AUTHY_DATA_DIR=str(tmp_path / "data"),
+        AUTHY_RATE_LIMIT="1e3",
+    )
+
+    result = run_export(tmp_path, env)
+
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    (line,) = error_lines(result.stderr)
+    assert line == result.stderr.strip()
+    assert "AUTHY_RATE_LIMIT" in line
+    assert "'1e3'" in line
+
+
+def instance_job_names(dagster_home: Path) -> list[str]:
+    with dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(dagster_home))) as instance:
+        return sorted(run.job_name for run in instance.get_runs())
+
+
+def test_run_wrong_key_sends_one_request(tmp_path, start_authy_emulator):
+    emulator = start_authy_emulator(rate_limit=int(FAST_RATE_LIMIT))
+    ids_file = tmp_path / "authy_user_ids.csv"
+    ids_file.write_text("authy_id\n" + "".join(f"{authy_id}\n" for authy_id in LISTED_IDS))
+    env = cli_env(
+        tmp_path,
+        AUTHY_API_URL=emulator.url,
+        AUTHY_API_KEY=WRONG_KEY,
+        AUTHY_USER_IDS=str(ids_file),
+        AUTHY_DATA_DIR=str(tmp_path / "data"),
+        AUTHY_BATCH_SIZE=str(BATCH_SIZE),
+        AUTHY_RATE_LIMIT=FAST_RATE_LIMIT,
+    )
+
+    result = run_export(tmp_path, env, "--parallel", str(BATCH_COUNT))
+
+    assert result.returncode == 1, result.stdout + result.stderr
+    stats = emulator.stats()
+    assert stats["requests_rejected_key"] == 1
+    assert stats["requests_per_status"] == {"401": 1}
+    assert stats["requests_total"] == 0
+    assert "Traceback" not in result.stderr
+    (line,) = error_lines(result.stderr)
+    assert "rejected the API key" in line
+    assert "AUTHY_API_KEY" in line
+    assert WRONG_KEY not in result.stdout + result.stderr
+    assert instance_job_names(Path(env["DAGSTER_HOME"])) == ["authy_user_ids_job"]
+
+
+def test_run_all_batches_failed(tmp_path, start_authy_emulator):
+    emulator = start_authy_emulator(rate_limit=int(FAST_RATE_LIMIT))
+    ids_file = tmp_path / "authy_user_ids.csv"
+    ids_file.write_text("authy_id\n" + "".join(f"{authy_id}\n" for authy_id in LISTED_IDS))
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    # A file where the raw responses directory belongs fails every batch after its fetch.
+    (data_dir / "raw").write_text("")
+    env = cli_env(
+        tmp_path,
+        AUTHY_API_URL=emulator.url,
+        AUTHY_API_KEY=API_KEY,
+        AUTHY_USER_IDS=str(ids_file),
+        AUTHY_DATA_DIR=str(data_dir),
+        AUTHY_BATCH_SIZE=str(BATCH_SIZE),
+        AUTHY_RATE_LIMIT=FAST_RATE_LIMIT,
+    )
+
+    result = run_export(tmp_path, env)
+
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert re.search(r"^0 users$", result.stdout, re.MULTILINE), result.stdout
+    (line,) = error_lines(result.stderr)
+    assert line.startswith(f"Error: all {BATCH_COUNT} batches failed")
+    assert "batch-000001" in line
+    assert str(data_dir / "raw") in line
+    assert "not requested again" not in line
+
+
+def test_run_invalid_id_list_names_variable(tmp_path):
+    ids_file = tmp_path / "authy_user_ids.csv"
+    ids_file.write_text("authy_id\nnot-an-id\n")
+    env = cli_env(
+        tmp_path,
+        AUTHY_API_URL="http://127.0.0.1:9",
+        AUTHY_API_KEY=API_KEY,
+        AUTHY_USER_IDS=str(ids_file),
+        AUTHY_DATA_DIR=str(tmp_path / "data"),
+    )
+
+    result = run_export(tmp_path, env)
+
+    assert result.returncode == 1, result.stdout + result.stderr
+    (line,) = error_lines(result.stderr)
+    assert "AUTHY_USER_IDS" in line
+    assert str(ids_file) in line
+    assert "no valid user ids" in line
+    assert instance_job_names(Path(env["DAGSTER_HOME"])) == ["authy_user_ids_job"]
 
 
 def start_emulator_process(tmp_path: Path, *args: str) -> subprocess.Popen[str]:

@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from authy_assets.client.settings import AuthySettingsError
+from authy_assets.paths import env_int
 from authy_assets_tests.conftest import API_KEY
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -144,6 +145,48 @@ def test_https_or_loopback_url_accepted(monkeypatch, tmp_path, api_url):
 
     assert settings.base_url == api_url
     assert settings.api_key == API_KEY
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"), [("", 1000), ("   ", 1000), ("25", 25), (" 25 ", 25), ("+25", 25)]
+)
+def test_env_int_reads_whole_number(monkeypatch, value, expected):
+    monkeypatch.setenv("AUTHY_BATCH_SIZE", value)
+
+    assert env_int("AUTHY_BATCH_SIZE", 1000, minimum=1) == expected
+
+
+def test_env_int_unset_returns_default(monkeypatch):
+    monkeypatch.delenv("AUTHY_BATCH_SIZE", raising=False)
+
+    assert env_int("AUTHY_BATCH_SIZE", 1000, minimum=1) == 1000
+
+
+@pytest.mark.parametrize("value", ["0", "-3", "abc", "1e3", "2.5", "1_000", "\u0663"])
+def test_env_int_rejects_invalid_value(monkeypatch, value):
+    monkeypatch.setenv("AUTHY_BATCH_SIZE", value)
+
+    with pytest.raises(ValueError) as error:
+        env_int("AUTHY_BATCH_SIZE", 1000, minimum=1)
+
+    message = str(error.value)
+    assert message.startswith(
+        f"AUTHY_BATCH_SIZE must be a whole number of at least 1, got {value!r}."
+    )
+    assert "default 1000" in message
+
+
+@pytest.mark.parametrize("name", ["AUTHY_BATCH_SIZE", "AUTHY_RATE_LIMIT"])
+def test_definitions_reject_zero_setting(monkeypatch, tmp_path, name):
+    from authy_assets.definitions import build_definitions
+
+    for variable, value in authy_env(tmp_path, **{name: "0"}).items():
+        monkeypatch.setenv(variable, value)
+
+    with pytest.raises(ValueError) as error:
+        build_definitions()
+
+    assert str(error.value).startswith(f"{name} must be a whole number of at least 1, got '0'")
 
 
 def quiet_dagster_home(tmp_path: Path) -> Path:

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import calendar
+import dataclasses
 import json
 import logging
 import os
+import queue
 import signal
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -27,6 +30,7 @@ from authy_assets.emulator import (
     parse_latency_option,
     start_emulator,
 )
+from authy_assets.emulator.config import CLI_OPTIONS
 from authy_assets.emulator.latency import LatencySampler
 from authy_assets.emulator.limits import (
     MonthlyQuota,
@@ -776,6 +780,46 @@ def test_serve_forever_stops_on_sigterm() -> None:
     assert API_KEY not in stderr
 
 
+def test_cli_prints_url_once(tmp_path: Path) -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "authy_assets.cli", "emulator", "--port", "0", "--latency", "none"],
+        env={**os.environ, "PYTHONPATH": str(REPO_ROOT), "AUTHY_API_KEY": API_KEY},
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    lines: queue.Queue[str] = queue.Queue()
+
+    def read_output() -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            lines.put(line)
+        lines.put("")
+
+    threading.Thread(target=read_output, daemon=True).start()
+    output: list[str] = []
+    try:
+        while not any("listening on" in line for line in output):
+            line = lines.get(timeout=30)
+            assert line, f"the emulator exited before it listened: {output}"
+            output.append(line)
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=20) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    while (line := lines.get(timeout=10)) != "":
+        output.append(line)
+
+    text = "".join(output)
+    assert text.count("listening on") == 1
+    assert "Authy emulator started (seed 7, 2200 generated users" in text
+    assert "stopped" in text
+    assert API_KEY not in text
+
+
 # --- config ------------------------------------------------------------------------------
 
 
@@ -815,6 +859,72 @@ def test_config_rejects_invalid_setting(settings: dict[str, Any], message: str) 
         EmulatorConfig(**arguments)
 
     assert API_KEY not in str(caught.value)
+
+
+CLI_NAMED_MESSAGES = [
+    ({"rate_window_seconds": -1}, "rate_window_seconds (--rate-window) must be positive, got -1"),
+    ({"api_key": ""}, "api_key (--api-key or AUTHY_API_KEY) must be a non-empty string"),
+    ({"population_file": 5}, "population_file (--population) must be a path or None, got 5"),
+    ({"not_found_status": 200}, "not_found_status (--not-found-status) must be at least 400"),
+    (
+        {"app_limited_counts_for_user": "yes"},
+        "app_limited_counts_for_user (--app-limited-counts-for-user/--app-limited-not-counted)",
+    ),
+    (
+        {"latency": "none", "latency_median_ms": 100.0},
+        "latency_median_ms (--latency-median-ms) requires latency 'realistic'"
+        " (--latency realistic), got 'none'",
+    ),
+    (
+        {"fault_500": 0.6, "fault_slow": 0.6},
+        "so lower fault_500 (--fault-500) or fault_slow (--fault-slow)",
+    ),
+    ({"clock": 5}, "clock must be a callable"),
+]
+
+
+@pytest.mark.parametrize(("settings", "message"), CLI_NAMED_MESSAGES)
+def test_config_message_names_option(settings: dict[str, Any], message: str) -> None:
+    arguments = {"api_key": API_KEY, **settings}
+
+    with pytest.raises(ValueError) as caught:
+        EmulatorConfig(**arguments)
+
+    assert message in str(caught.value)
+
+
+def test_cli_options_match_command() -> None:
+    from authy_assets.cli import emulator as emulator_command
+
+    options = {
+        option: parameter
+        for parameter in emulator_command.params
+        for option in (*parameter.opts, *parameter.secondary_opts)
+    }
+    fields = {field.name for field in dataclasses.fields(EmulatorConfig)}
+
+    assert set(CLI_OPTIONS) == fields - {"clock"}
+    for name, text in CLI_OPTIONS.items():
+        named, _, variable = text.partition(" or ")
+        for option in named.split("/"):
+            assert option in options, f"{name}: the command has no option {option}"
+        if variable:
+            assert options[named].envvar == variable
+
+
+def test_cli_reports_invalid_setting(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "authy_assets.cli", "emulator", "--rate-window", "-1"],
+        env={**os.environ, "PYTHONPATH": str(REPO_ROOT), "AUTHY_API_KEY": API_KEY},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert result.returncode != 0
+    assert "rate_window_seconds (--rate-window) must be positive, got -1.0" in result.stderr
+    assert "Traceback" not in result.stderr
 
 
 def test_config_defaults() -> None:

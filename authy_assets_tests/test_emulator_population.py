@@ -295,6 +295,27 @@ def test_population_file_invalid_utf8(tmp_path: Path) -> None:
         load_population_file(path)
 
 
+def test_population_file_with_byte_order_mark(tmp_path: Path) -> None:
+    path = tmp_path / "saved-by-notepad.jsonl"
+    lines = [json.dumps(USER_LINE), json.dumps({"authy_id": 3, "exists": False})]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8-sig")
+    assert path.read_bytes().startswith(b"\xef\xbb\xbf")
+
+    entries = load_population_file(path).entries
+
+    assert entries[2] == PhoneUser(2, "1", "1", "+1", "x")
+    assert entries[3] is None
+
+
+def test_population_file_byte_order_mark_later_line(tmp_path: Path) -> None:
+    path = tmp_path / "joined.jsonl"
+    second = "\ufeff" + json.dumps({"authy_id": 3, "exists": False})
+    path.write_text(json.dumps(USER_LINE) + "\n" + second + "\n", encoding="utf-8")
+
+    with pytest.raises(PopulationFileError, match=r"line 2: invalid JSON"):
+        load_population_file(path)
+
+
 def test_population_file_missing(tmp_path: Path) -> None:
     path = tmp_path / "absent.jsonl"
 

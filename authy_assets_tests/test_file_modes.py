@@ -1,4 +1,4 @@
-"""Files and directories that hold phone numbers or quota state are owner-only from creation."""
+"""Files and directories that contain phone numbers or quota state are owner-only from creation."""
 
 from __future__ import annotations
 
@@ -300,7 +300,8 @@ def test_rejects_file_private(tmp_path):
 
 def kill_during_write(code: str, cwd: Path) -> None:
     """Run ``code`` in a child process with umask 0o022, then kill it with SIGKILL."""
-    script = "import os, signal\nos.umask(0o022)\n" + code + "\nos.kill(os.getpid(), signal.SIGKILL)\n"
+    kill = "os.kill(os.getpid(), signal.SIGKILL)"
+    script = f"import os, signal\nos.umask(0o022)\n{code}\n{kill}\n"
     result = subprocess.run(
         [sys.executable, "-c", script],
         cwd=cwd,
@@ -343,10 +344,10 @@ def test_ledger_fixes_leftover_wal_modes(tmp_path):
     kill_during_write(code, tmp_path)
     path = tmp_path / "authy_ledger.sqlite3"
     paths = [path, *(path.with_name(path.name + suffix) for suffix in SIDECARS)]
-    assert [mode_of(each) for each in paths] == [0o644, 0o644, 0o644]
+    assert [mode_of(file_path) for file_path in paths] == [0o644, 0o644, 0o644]
 
     with RequestLedger(path, "scope"):
-        assert [mode_of(each) for each in paths] == [0o600, 0o600, 0o600]
+        assert [mode_of(file_path) for file_path in paths] == [0o600, 0o600, 0o600]
 
 
 @pytest.mark.usefixtures("umask_022")
@@ -365,9 +366,10 @@ def test_batch_database_private(tmp_path):
 @pytest.mark.usefixtures("umask_022", "share_with_group")
 def test_create_private_database_existing_sidecars(tmp_path):
     path = tmp_path / "authy_rate_limiter.sqlite3"
-    for each in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-journal")):
-        each.write_bytes(b"")
-        os.chmod(each, 0o600)
+    sidecars = [path.with_name(path.name + suffix) for suffix in ("-wal", "-journal")]
+    for file_path in (path, *sidecars):
+        file_path.write_bytes(b"")
+        os.chmod(file_path, 0o600)
 
     create_private_database(path)
 

@@ -16,6 +16,39 @@ from pathlib import Path
 
 LATENCY_MODES = ("realistic", "none")
 FAULT_SETTINGS = ("fault_500", "fault_503_html", "fault_drop", "fault_slow", "fault_malformed_json")
+# The ``authy-assets emulator`` option of each setting. Validation messages name both, so that
+# they help callers of EmulatorConfig and users of the command line alike. ``clock`` has none.
+CLI_OPTIONS = {
+    "api_key": "--api-key or AUTHY_API_KEY",
+    "host": "--host",
+    "port": "--port",
+    "seed": "--seed",
+    "population_size": "--population-size",
+    "export_disabled_share": "--export-disabled-share",
+    "population_file": "--population",
+    "rate_limit": "--rate-limit",
+    "rate_window_seconds": "--rate-window",
+    "monthly_quota": "--monthly-quota",
+    "app_limited_counts_for_user": "--app-limited-counts-for-user/--app-limited-not-counted",
+    "retry_after": "--retry-after",
+    "not_found_status": "--not-found-status",
+    "export_disabled_status": "--export-disabled-status",
+    "rate_limited_status": "--rate-limited-status",
+    "latency": "--latency",
+    "latency_median_ms": "--latency-median-ms",
+    "fault_500": "--fault-500",
+    "fault_503_html": "--fault-503-html",
+    "fault_drop": "--fault-drop",
+    "fault_slow": "--fault-slow",
+    "fault_malformed_json": "--fault-malformed-json",
+    "slow_seconds": "--slow-seconds",
+}
+
+
+def setting_label(name: str) -> str:
+    """Return a setting's field name followed by its command-line option, if it has one."""
+    option = CLI_OPTIONS.get(name)
+    return f"{name} ({option})" if option else name
 
 
 @dataclass(frozen=True)
@@ -78,18 +111,21 @@ class EmulatorConfig:
 
     def _validate_identity(self) -> None:
         if not isinstance(self.api_key, str) or not self.api_key:
-            raise ValueError("api_key must be a non-empty string")
+            raise ValueError(f"{setting_label('api_key')} must be a non-empty string")
         if any(ord(char) < 0x20 or ord(char) == 0x7F for char in self.api_key):
-            raise ValueError("api_key must not contain control characters")
+            raise ValueError(f"{setting_label('api_key')} must not contain control characters")
         if not isinstance(self.host, str) or not self.host:
-            raise ValueError(f"host must be a non-empty string, got {self.host!r}")
+            raise ValueError(
+                f"{setting_label('host')} must be a non-empty string, got {self.host!r}"
+            )
         _require_int("port", self.port, minimum=0, maximum=65535)
         _require_int("seed", self.seed)
         _require_int("population_size", self.population_size, minimum=0)
         _require_share("export_disabled_share", self.export_disabled_share)
         if self.population_file is not None and not isinstance(self.population_file, Path):
             raise ValueError(
-                f"population_file must be a path or None, got {self.population_file!r}"
+                f"{setting_label('population_file')} must be a path or None,"
+                f" got {self.population_file!r}"
             )
         if not callable(self.clock):
             raise ValueError(
@@ -102,15 +138,19 @@ class EmulatorConfig:
         _require_int("monthly_quota", self.monthly_quota, minimum=1)
         if not isinstance(self.app_limited_counts_for_user, bool):
             raise ValueError(
-                "app_limited_counts_for_user must be True or False, "
-                f"got {self.app_limited_counts_for_user!r}"
+                f"{setting_label('app_limited_counts_for_user')} must be True or False,"
+                f" got {self.app_limited_counts_for_user!r}"
             )
         if self.retry_after is not None:
             if not isinstance(self.retry_after, str):
-                raise ValueError(f"retry_after must be a string or None, got {self.retry_after!r}")
+                raise ValueError(
+                    f"{setting_label('retry_after')} must be a string or None,"
+                    f" got {self.retry_after!r}"
+                )
             if any(ord(char) < 0x20 or ord(char) == 0x7F for char in self.retry_after):
                 raise ValueError(
-                    f"retry_after must not contain control characters, got {self.retry_after!r}"
+                    f"{setting_label('retry_after')} must not contain control characters,"
+                    f" got {self.retry_after!r}"
                 )
         for name in ("not_found_status", "export_disabled_status", "rate_limited_status"):
             _require_int(name, getattr(self, name), minimum=400, maximum=599)
@@ -118,19 +158,25 @@ class EmulatorConfig:
     def _validate_latency_and_faults(self) -> None:
         if self.latency not in LATENCY_MODES:
             raise ValueError(
-                f"latency must be one of {', '.join(LATENCY_MODES)}, got {self.latency!r}"
+                f"{setting_label('latency')} must be one of {', '.join(LATENCY_MODES)},"
+                f" got {self.latency!r}"
             )
         if self.latency_median_ms is not None:
             _require_float("latency_median_ms", self.latency_median_ms, positive=True)
             if self.latency == "none":
                 raise ValueError(
-                    "latency_median_ms requires latency='realistic', got latency='none'"
+                    f"{setting_label('latency_median_ms')} requires latency 'realistic'"
+                    f" ({CLI_OPTIONS['latency']} realistic), got 'none'"
                 )
         for name in FAULT_SETTINGS:
             _require_share(name, getattr(self, name))
         total = sum(getattr(self, name) for name in FAULT_SETTINGS)
         if total > 1.0 + 1e-9:
-            raise ValueError(f"fault shares add up to {total:g}, which is more than 1.0")
+            used = [setting_label(name) for name in FAULT_SETTINGS if getattr(self, name)]
+            raise ValueError(
+                f"fault shares add up to {total:g}, which is more than 1.0, so lower"
+                f" {' or '.join(used)}"
+            )
         _require_float("slow_seconds", self.slow_seconds, positive=False)
 
 
@@ -157,27 +203,31 @@ def parse_latency_option(text: str) -> tuple[str, float | None]:
 def _require_int(
     name: str, value: object, minimum: int | None = None, maximum: int | None = None
 ) -> None:
+    label = setting_label(name)
     if isinstance(value, bool) or not isinstance(value, int):
-        raise ValueError(f"{name} must be an integer, got {value!r}")
+        raise ValueError(f"{label} must be an integer, got {value!r}")
     if minimum is not None and value < minimum:
-        raise ValueError(f"{name} must be at least {minimum}, got {value}")
+        raise ValueError(f"{label} must be at least {minimum}, got {value}")
     if maximum is not None and value > maximum:
-        raise ValueError(f"{name} must be at most {maximum}, got {value}")
+        raise ValueError(f"{label} must be at most {maximum}, got {value}")
 
 
 def _require_float(name: str, value: object, *, positive: bool) -> float:
+    label = setting_label(name)
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ValueError(f"{name} must be a number, got {value!r}")
+        raise ValueError(f"{label} must be a number, got {value!r}")
     if not math.isfinite(value):
-        raise ValueError(f"{name} must be finite, got {value!r}")
+        raise ValueError(f"{label} must be finite, got {value!r}")
     if positive and value <= 0:
-        raise ValueError(f"{name} must be greater than 0, got {value!r}")
+        raise ValueError(f"{label} must be positive, got {value!r}")
     if not positive and value < 0:
-        raise ValueError(f"{name} must not be negative, got {value!r}")
+        raise ValueError(f"{label} must not be negative, got {value!r}")
     return float(value)
 
 
 def _require_share(name: str, value: object) -> None:
     share = _require_float(name, value, positive=False)
     if share > 1.0:
-        raise ValueError(f"{name} must be a share between 0.0 and 1.0, got {value!r}")
+        raise ValueError(
+            f"{setting_label(name)} must be a share between 0.0 and 1.0, got {value!r}"
+        )

@@ -24,7 +24,8 @@ for the list when it passes the key check and both limits, over the emulator's l
 resetting the stats does not restart the list. The random fault shares of the emulator apply
 only to requests that get no fault from the file.
 
-Ids may lie beyond the generated population. Each id may appear on one line only.
+Ids may lie beyond the generated population. Each id may appear on one line only. The file
+is UTF-8 text and may start with a byte-order mark.
 """
 
 from __future__ import annotations
@@ -87,7 +88,8 @@ def load_population_file(path: Path) -> PopulationFile:
     seen: set[int] = set()
     for line_number, raw_line in enumerate(content.splitlines(), start=1):
         try:
-            text = raw_line.decode("utf-8")
+            # utf-8-sig drops a byte-order mark, which some Windows editors write first.
+            text = raw_line.decode("utf-8-sig" if line_number == 1 else "utf-8")
             if not text.strip():
                 continue
             line = parse_population_line(text)

@@ -136,14 +136,16 @@ def start_emulator(config: EmulatorConfig) -> RunningEmulator:
 def serve_forever(config: EmulatorConfig, on_ready: Callable[[str], None] | None = None) -> None:
     """Serve in the foreground until SIGINT or SIGTERM.
 
-    ``on_ready`` is called with the URL once the server is listening.
+    ``on_ready`` is called with the URL once the server is listening. The INFO log line about
+    the start names the URL only when there is no ``on_ready``, so that a caller that prints the
+    URL itself does not show it twice.
     """
     asyncio.run(_serve(config, on_ready))
 
 
 async def _serve(config: EmulatorConfig, on_ready: Callable[[str], None] | None) -> None:
     app = create_app(config)
-    runner, url, _ = await _start_site(app, config)
+    runner, url, _ = await _start_site(app, config, url_in_log=on_ready is None)
     stop_requested = asyncio.Event()
     loop = asyncio.get_running_loop()
     installed = []
@@ -167,7 +169,7 @@ async def _serve(config: EmulatorConfig, on_ready: Callable[[str], None] | None)
 
 
 async def _start_site(
-    app: web.Application, config: EmulatorConfig
+    app: web.Application, config: EmulatorConfig, *, url_in_log: bool = True
 ) -> tuple[web.AppRunner, str, int]:
     runner = web.AppRunner(
         app,
@@ -184,14 +186,13 @@ async def _start_site(
         raise
     host, port = runner.addresses[0][:2]
     url = f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
-    logger.info(
-        "Authy emulator listening on %s (seed %d, %d generated users, rate limit %d per %g s, "
-        "monthly quota %d)",
-        url,
-        config.seed,
-        config.population_size,
-        config.rate_limit,
-        config.rate_window_seconds,
-        config.monthly_quota,
+    settings = (
+        f"seed {config.seed}, {config.population_size} generated users, rate limit"
+        f" {config.rate_limit} per {config.rate_window_seconds:g} s, monthly quota"
+        f" {config.monthly_quota}"
     )
+    if url_in_log:
+        logger.info("Authy emulator listening on %s (%s)", url, settings)
+    else:
+        logger.info("Authy emulator started (%s)", settings)
     return runner, url, port

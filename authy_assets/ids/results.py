@@ -102,7 +102,7 @@ def rejects_file(path: Path) -> Iterator[csv.Writer]:
     """
     path = Path(path)
     ensure_private_dir(path.parent)
-    # mkstemp creates the file with mode 0o600, so the rejected lines are never readable by others.
+    # mkstemp creates the file with mode 0o600, which is never wider than file_mode().
     descriptor, temporary = tempfile.mkstemp(
         prefix=f".{path.name}.", suffix=".tmp", dir=path.parent
     )
