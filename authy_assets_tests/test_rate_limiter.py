@@ -59,3 +59,20 @@ def test_slow_down_is_capped_and_recovers(tmp_path):
     assert limiter.slow_down_factor == 1.0
     start = limiter.reserve(now=1000.0)
     assert limiter.reserve(now=1000.0) - start == pytest.approx(1.0)
+
+
+def test_fast_rates_reserve_blocks_of_slots(tmp_path):
+    fast = SharedRateLimiter(
+        tmp_path / "limiter.sqlite3", "app-1", limit=6000, window_seconds=60.0,
+        margin_seconds=0.0,
+    )
+    other = SharedRateLimiter(
+        tmp_path / "limiter.sqlite3", "app-1", limit=6000, window_seconds=60.0,
+        margin_seconds=0.0,
+    )
+
+    block = [fast.reserve(now=100.0) for _ in range(2)]
+    after_block = other.reserve(now=100.0)
+
+    assert block == pytest.approx([100.0, 100.01])
+    assert after_block == pytest.approx(100.02)
