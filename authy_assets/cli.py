@@ -66,9 +66,10 @@ def run(parallel: int) -> None:
     with ProcessPoolExecutor(
         max_workers=parallel, mp_context=context, initializer=_prepare_worker
     ) as pool:
-        # Start every batch process now, so that each imports Dagster and loads the
-        # definitions while this process materializes the id list and tests the key.
-        warm_ups = [pool.submit(_worker_ready) for _ in range(parallel)]
+        # Start every batch process and let it import Dagster and load the definitions before
+        # the first run, so that no run waits for that and the budget is used from the start.
+        for warm_up in [pool.submit(_worker_ready) for _ in range(parallel)]:
+            warm_up.result()
 
         ids_result = ids_job.execute_in_process(
             instance=instance, run_config=_QUIET_LOGS, raise_on_error=False
@@ -82,9 +83,6 @@ def run(parallel: int) -> None:
         batch_keys = current_batch_keys(settings.storage.user_ids_file)
         click.echo(f"{len(batch_keys)} batches to fetch, {parallel} at a time")
         _test_api_key(settings)
-
-        for warm_up in warm_ups:
-            warm_up.result()
         failures = _fetch_batches(pool, batch_keys)
 
         # Still inside the pool's block, so the export does not wait for the batch processes
