@@ -34,9 +34,9 @@ class AuthyApiResource(dg.ConfigurableResource):
     rate_limit: int = Field(default=1500, description="Requests allowed per window for the app.")
     rate_window_seconds: float = Field(default=60.0, description="Length of the rate window.")
     rate_margin_seconds: float = Field(
-        default=0.3,
+        default=0.2,
         description="Seconds added to the window when spacing requests, to absorb network"
-        " jitter; 0.3 s on a 60 s window uses at most 99.5% of the limit.",
+        " jitter; 0.2 s on a 60 s window uses at most 99.7% of the limit.",
     )
     monthly_quota: int = Field(
         default=3, description="Requests the API allows per user per calendar month (UTC)."

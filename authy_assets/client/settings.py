@@ -30,7 +30,7 @@ class FetchSettings:
     concurrency: int = 100
     rate_limit: int = 1500
     rate_window_seconds: float = 60.0
-    rate_margin_seconds: float = 0.3
+    rate_margin_seconds: float = 0.2
     monthly_quota: int = 3
     max_attempts_per_run: int = 2
     backoff_base_seconds: float = 1.0
