@@ -25,6 +25,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from authy_assets.files import create_private_database
+from authy_assets.sqlite import use_wal
 
 INT64_MAX = 2**63 - 1
 BATCH_KEY_PREFIX = "batch-"
@@ -126,7 +127,7 @@ class BatchAssignments:
         create_private_database(self.db_path)
         with self._connection() as connection:
             # WAL is stored in the database file, so setting it once here covers later connections.
-            connection.execute("PRAGMA journal_mode=WAL")
+            use_wal(connection)
             with _immediate(connection):
                 for statement in _SCHEMA:
                     connection.execute(statement)

@@ -4,7 +4,7 @@ The Authy API allows a fixed number of requests per sliding window per app (1500
 Backfills run one Dagster run per batch, each in its own process, so the limiter keeps its
 state in a small SQLite file: each request takes the next free send time from it, and send times
 are spaced ``(window + margin) / limit`` apart. With evenly spaced send times, any window of
-``window`` seconds holds at most ``limit`` requests as long as no request is delayed by more
+``window`` seconds contains at most ``limit`` requests as long as no request is delayed by more
 than ``margin`` seconds relative to the others on its way to the server.
 
 When the API still answers 429, its real limit is lower than the configured one (or another
@@ -23,6 +23,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from authy_assets.files import create_private_file, ensure_private_dir
+from authy_assets.sqlite import use_wal
 
 # Each 429 stretches the spacing by this factor, up to MAX_SLOW_DOWN times the configured one.
 SLOW_DOWN_STEP = 1.5
@@ -61,7 +62,7 @@ class SharedRateLimiter:
         ensure_private_dir(path.parent)
         create_private_file(path)
         self._connection = sqlite3.connect(path, timeout=60.0, isolation_level=None)
-        self._connection.execute("PRAGMA journal_mode=WAL")
+        use_wal(self._connection)
         self._connection.execute("PRAGMA synchronous=NORMAL")
         self._connection.execute(
             "CREATE TABLE IF NOT EXISTS send_schedule ("

@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from authy_assets.files import create_private_database
+from authy_assets.sqlite import use_wal
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS requests (
@@ -82,7 +83,7 @@ class RequestLedger:
         # of the database file that this creates first.
         create_private_database(self.path)
         self._connection = sqlite3.connect(self.path, timeout=60.0, isolation_level=None)
-        self._connection.execute("PRAGMA journal_mode=WAL")
+        use_wal(self._connection)
         # NORMAL in WAL mode survives a killed process; only a power loss can drop the
         # newest commits.
         self._connection.execute("PRAGMA synchronous=NORMAL")
