@@ -1,4 +1,4 @@
-"""Where the project's inputs, outputs and state live by default."""
+"""Default locations of the project's inputs, outputs and state."""
 
 from __future__ import annotations
 

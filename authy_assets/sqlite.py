@@ -12,7 +12,7 @@ BUSY_TIMEOUT_SECONDS = 60.0
 def use_wal(connection: sqlite3.Connection, *, timeout: float = BUSY_TIMEOUT_SECONDS) -> None:
     """Switch ``connection``'s database to write-ahead logging, waiting out other processes.
 
-    Changing the journal mode needs an exclusive lock, and SQLite answers SQLITE_BUSY at once
+    Changing the journal mode needs an exclusive lock, and SQLite returns SQLITE_BUSY at once
     for it instead of calling the busy handler, so two processes that open a new database at
     the same moment would fail without this retry loop.
     """

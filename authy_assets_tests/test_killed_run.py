@@ -67,8 +67,8 @@ def test_killed_batch_run_resumes_without_loss(
     for row in answered:
         assert after[row[0]] == row, f"stored answer {row[0]} changed or was lost"
 
-    # A user with a final answer before the rerun was not asked again: that answer is still
-    # the user's newest request, and the emulator saw no more requests than the ledger holds.
+    # A user with a final response before the rerun was not requested again: that response is
+    # still the user's newest request, and the emulator saw no more requests than the ledger.
     newest: dict[int, int] = {}
     recorded = {}
     for row in ledger_after:

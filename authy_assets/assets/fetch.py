@@ -1,4 +1,4 @@
-"""The ``authy_raw_responses`` asset: every request of the month for one batch, as answered."""
+"""The ``authy_raw_responses`` asset: every request of the month for one batch, with its response."""
 
 
 from collections import Counter

@@ -30,9 +30,14 @@ def masked_preview(table: pa.Table, rows: int = PREVIEW_ROWS) -> str:
         "|" + "---|" * len(_PREVIEW_COLUMNS),
     ]
     for row in head:
-        cells = [
-            mask_phone(row[name]) if name in _PHONE_COLUMNS else ("" if row[name] is None else str(row[name]))
-            for name in _PREVIEW_COLUMNS
-        ]
+        cells = []
+        for name in _PREVIEW_COLUMNS:
+            value = row[name]
+            if name in _PHONE_COLUMNS:
+                cells.append(mask_phone(value))
+            elif value is None:
+                cells.append("")
+            else:
+                cells.append(str(value))
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)

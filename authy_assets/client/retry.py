@@ -8,9 +8,9 @@ from email.utils import parsedate_to_datetime
 
 
 def parse_retry_after(value: str | None, *, now: float) -> float | None:
-    """Return the seconds to wait that a ``Retry-After`` header asks for, or None.
+    """Return the seconds to wait that a ``Retry-After`` header requests, or None.
 
-    The header holds either a number of seconds or an HTTP date. A date in the past gives 0;
+    The header contains either a number of seconds or an HTTP date. A date in the past gives 0;
     an unreadable value gives None, so the caller falls back to its own backoff.
     """
     if value is None:
