@@ -256,16 +256,16 @@ def _print_summary(export_file: Path) -> None:
 @click.option("--fault-503-html", default=0.0, type=float,
               help="Share of responses that are 503 with an HTML body.")
 @click.option("--fault-drop", default=0.0, type=float,
-              help="Share of requests whose connection is closed without an answer.")
+              help="Share of requests whose connection is closed without a response.")
 @click.option("--fault-slow", default=0.0, type=float,
               help="Share of responses delayed by --slow-seconds.")
 @click.option("--slow-seconds", default=30.0, type=float, help="Delay of slow responses, in seconds.")
 @click.option("--fault-malformed-json", default=0.0, type=float,
               help="Share of 200 responses with a truncated JSON body.")
 @click.option("--not-found-status", default=404, show_default=True, type=int,
-              help="HTTP status of error 60026 (user not found); Twilio does not document it.")
+              help="HTTP status of error 60026 (user not found), which Twilio does not document.")
 @click.option("--export-disabled-status", default=400, show_default=True, type=int,
-              help="HTTP status of error 60154 (export disabled); Twilio does not document it.")
+              help="HTTP status of error 60154 (export disabled), which Twilio does not document.")
 @click.option("--rate-limited-status", default=429, show_default=True, type=int,
               help="HTTP status of error 60003 (rate limit or monthly quota).")
 @click.option("--retry-after", default=None,

@@ -11,7 +11,7 @@ from authy_assets.phones import FINAL_STATUSES, ExportStatus
 
 @dataclass(frozen=True)
 class UserOutcome:
-    """The answer that decides a user's row, and the status the row gets."""
+    """The response that decides a user's row, and the status the row gets."""
 
     authy_id: int
     status: str
@@ -27,11 +27,10 @@ def user_outcomes(
 ) -> list[UserOutcome]:
     """Return one outcome per id in ``authy_ids``, in that order.
 
-    ``requests`` are raw-response rows (any order). The newest final answer decides, else the
-    newest counted request, except
-    that a user whose newest answer is not final and who has spent the monthly quota gets
-    ``quota_exhausted``: no run can ask that user again before next month. A user with no
-    request at all gets ``not_requested``.
+    ``requests`` are raw-response rows, in any order. The newest final response decides, else
+    the newest counted request. A user whose deciding response is not final and who has spent
+    the monthly quota gets ``quota_exhausted``, because no run can request that user again
+    before next month. A user with no counted request gets ``not_requested``.
     """
     by_user: dict[int, list[dict]] = {}
     for request in requests:
@@ -46,8 +45,8 @@ def user_outcomes(
                 UserOutcome(authy_id, ExportStatus.not_requested, None, None, None, None, 0)
             )
             continue
-        # Runs never ask a user again after a final answer, but two runs started at the same
-        # moment can both ask; the final answer then wins over the other one's failure.
+        # Runs never request a user again after a final response, but two runs started at the
+        # same moment can both send one. The final response then wins over the other's failure.
         finals = [row for row in counted if row.get("status") in FINAL_STATUSES]
         newest = finals[-1] if finals else counted[-1]
         status = newest.get("status") or ExportStatus.no_answer

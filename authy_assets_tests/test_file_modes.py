@@ -318,7 +318,7 @@ def test_ledger_wal_private_after_sigkill(tmp_path):
         "from authy_assets.client.store import RequestLedger\n"
         "ledger = RequestLedger('state/authy_ledger.sqlite3', 'scope')\n"
         "request_id, _ = ledger.reserve(1, month='2025-01', quota=3, batch_key=None, run_id=None)\n"
-        f"ledger.record_answer(request_id, outcome='ok', status='ok', body={PHONE_BODY!r})\n"
+        f"ledger.record_response(request_id, outcome='ok', status='ok', body={PHONE_BODY!r})\n"
     )
 
     kill_during_write(code, tmp_path)

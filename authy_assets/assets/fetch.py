@@ -80,8 +80,8 @@ def authy_raw_responses(
             "requests_made": report.requests_sent,
             "users_skipped_final_answer": report.users_skipped,
             "users_quota_exhausted": report.users_quota_exhausted,
-            "answers_this_run": dg.MetadataValue.json(dict(report.answers_by_status)),
-            "answers_this_month": dg.MetadataValue.json(dict(statuses_this_month)),
+            "responses_this_run": dg.MetadataValue.json(dict(report.responses_by_status)),
+            "responses_this_month": dg.MetadataValue.json(dict(statuses_this_month)),
             "requests_per_minute": round(report.requests_per_minute, 1),
             "fetch_seconds": round(report.seconds, 2),
         }

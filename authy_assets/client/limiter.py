@@ -7,7 +7,7 @@ are spaced ``(window + margin) / limit`` apart. With evenly spaced send times, a
 ``window`` seconds contains at most ``limit`` requests as long as no request is delayed by more
 than ``margin`` seconds relative to the others on its way to the server.
 
-When the API still answers 429, its real limit is lower than the configured one (or another
+When the API still returns 429, its real limit is lower than the configured one (or another
 client uses the same app), so the spacing is stretched by a shared slow-down factor, which
 shrinks again with each final response.
 """

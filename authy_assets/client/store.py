@@ -1,9 +1,9 @@
-"""SQLite ledger of every request sent to the Authy API and the answer each one got.
+"""SQLite ledger of every request sent to the Authy API and the response each one got.
 
 A request is inserted before it is sent, so the per-user monthly quota counts requests whose
-answer never arrived (a killed process, a dropped connection). The answer is written into the
-same row the moment it arrives, so a crash loses nothing already fetched. The file is shared by
-every process that fetches for the same Authy app: writes take SQLite's write lock
+response never arrived (a killed process, a dropped connection). The response is written into
+the same row the moment it arrives, so a crash loses nothing already fetched. Every process that
+fetches for the same Authy app shares the file. Writes take SQLite's write lock
 (``BEGIN IMMEDIATE``), so two runs can never both take a user's last request of the month.
 """
 
@@ -54,7 +54,7 @@ def month_of(epoch_seconds: float) -> str:
 
 @dataclass(frozen=True)
 class LedgerRow:
-    """One request as the ledger stores it; answer fields are None until the answer arrives."""
+    """One request as the ledger stores it. Response fields are None until the response arrives."""
 
     request_id: int
     authy_id: int
@@ -74,7 +74,7 @@ class LedgerRow:
 
 
 class RequestLedger:
-    """Per-user request counts and stored answers for one Authy app (``api_scope``)."""
+    """Per-user request counts and stored responses for one Authy app (``api_scope``)."""
 
     def __init__(self, path: Path, api_scope: str) -> None:
         self.path = Path(path)
@@ -147,7 +147,7 @@ class RequestLedger:
             )
             return int(cursor.lastrowid), spent + 1
 
-    def record_answer(
+    def record_response(
         self,
         request_id: int,
         *,
@@ -161,7 +161,7 @@ class RequestLedger:
         counted: bool = True,
         received_at: float | None = None,
     ) -> None:
-        """Store the answer to a reserved request (or the transport failure that replaced it)."""
+        """Store the response to a reserved request, or the transport failure that replaced it."""
         with self._write_transaction() as connection:
             connection.execute(
                 "UPDATE requests SET received_at = ?, outcome = ?, status = ?, http_status = ?,"
@@ -212,7 +212,7 @@ class RequestLedger:
         return counts
 
     def latest_statuses(self, authy_ids: Iterable[int], *, month: str) -> dict[int, str | None]:
-        """Return the status of each user's newest request this month (None: never answered)."""
+        """Return the status of each user's newest request this month (None: no response yet)."""
         latest: dict[int, str | None] = {}
         for chunk in _chunks(list(authy_ids)):
             marks = ",".join("?" * len(chunk))
