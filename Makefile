@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install test demo ui bench clean-data clean
+.PHONY: install test test-ui check-spark demo ui bench clean-data clean
 
 install: $(STAMP)
 
@@ -17,6 +17,17 @@ $(STAMP): pyproject.toml
 # The whole test suite; tests that cross HTTP start the emulator on 127.0.0.1 themselves.
 test: install
 	$(BIN)/python -m pytest
+
+# The browser test of the Dagster UI: Playwright drives Debian's chromium (CHROMIUM overrides
+# the path). Install the browser first with `apt-get install chromium`; .ci/run does that.
+test-ui: install
+	$(BIN)/python -m pip install --quiet -e '.[test,ui]'
+	$(BIN)/python -m pytest -m ui authy_assets_tests/ui
+
+# Reads a fresh export with PySpark (needs Java 17+); not part of CI.
+check-spark: install
+	$(BIN)/python -m pip install --quiet -e '.[spark]'
+	$(BIN)/python -m authy_assets_tests.check_spark
 
 # Emulator on a free loopback port, `authy-assets run` against it, emulator stopped.
 demo: install

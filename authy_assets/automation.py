@@ -9,6 +9,7 @@ import dagster as dg
 
 from authy_assets.jobs import export_job, fetch_batch_job, user_ids_job
 from authy_assets.partitions import BATCHES_PARTITION_NAME
+from authy_assets.preflight import current_batch_keys
 from authy_assets.resources import AuthyStorageResource
 
 _RUNNING_STATUSES = [
@@ -67,7 +68,7 @@ def authy_user_ids_sensor(
     materialized = context.instance.get_materialized_partitions(
         dg.AssetKey("authy_phone_numbers")
     )
-    for batch_key in context.instance.get_dynamic_partitions(BATCHES_PARTITION_NAME):
+    for batch_key in _current_batches(context.instance, authy_storage):
         if batch_key not in materialized:
             run_requests.append(
                 dg.RunRequest(
@@ -179,9 +180,27 @@ def _latest_materialization(
         " each user's three monthly requests; authy_export_sensor then rebuilds the export."
     ),
 )
-def authy_monthly_refresh(context: dg.ScheduleEvaluationContext) -> list[dg.RunRequest]:
+def authy_monthly_refresh(
+    context: dg.ScheduleEvaluationContext, authy_storage: AuthyStorageResource
+) -> list[dg.RunRequest] | dg.SkipReason:
+    if not authy_storage.user_ids_file.exists():
+        return dg.SkipReason(
+            f"{authy_storage.user_ids_file} does not exist yet; materialize authy_user_ids first"
+        )
     month = context.scheduled_execution_time.strftime("%Y-%m")
     return [
         dg.RunRequest(run_key=f"{month}-{batch_key}", partition_key=batch_key)
-        for batch_key in context.instance.get_dynamic_partitions(BATCHES_PARTITION_NAME)
+        for batch_key in _current_batches(context.instance, authy_storage)
     ]
+
+
+def _current_batches(instance: dg.DagsterInstance, storage: AuthyStorageResource) -> list[str]:
+    """Return the registered batch partitions that hold users of the current id list.
+
+    The instance keeps the partitions of earlier id lists and of other data directories on the
+    same DAGSTER_HOME; fetching those would only start empty runs.
+    """
+    if not storage.user_ids_file.exists():
+        return []
+    current = set(current_batch_keys(storage.user_ids_file))
+    return [key for key in instance.get_dynamic_partitions(BATCHES_PARTITION_NAME) if key in current]

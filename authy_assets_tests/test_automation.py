@@ -350,17 +350,24 @@ def test_export_sensor_waits_for_silent_queued_run(fast_project):
     assert queued_run.run_id in (result.skip_message or "")
 
 
-def schedule_tick(instance: dg.DagsterInstance, when: datetime) -> list[dg.RunRequest]:
-    context = dg.build_schedule_context(instance=instance, scheduled_execution_time=when)
-    return list(authy_monthly_refresh(context))
+def schedule_tick(project, when: datetime) -> list[dg.RunRequest] | dg.SkipReason:
+    context = dg.build_schedule_context(
+        instance=project.instance,
+        scheduled_execution_time=when,
+        resources={"authy_storage": project.storage},
+    )
+    result = authy_monthly_refresh(context)
+    return result if isinstance(result, dg.SkipReason) else list(result)
 
 
-def test_monthly_refresh_requests_every_batch(dagster_instance):
+def test_monthly_refresh_requests_every_batch(fast_project):
+    project = fast_project(list(range(1, 26)))
+    project.materialize_user_ids()
     batch_keys = ["batch-000001", "batch-000002", "batch-000003"]
-    dagster_instance.add_dynamic_partitions(BATCHES_PARTITION_NAME, batch_keys)
+    assert project.batch_keys() == batch_keys
 
-    march = schedule_tick(dagster_instance, datetime(2026, 3, 1, 6, 0, tzinfo=UTC))
-    april = schedule_tick(dagster_instance, datetime(2026, 4, 1, 6, 0, tzinfo=UTC))
+    march = schedule_tick(project, datetime(2026, 3, 1, 6, 0, tzinfo=UTC))
+    april = schedule_tick(project, datetime(2026, 4, 1, 6, 0, tzinfo=UTC))
 
     assert sorted(request.partition_key for request in march) == batch_keys
     assert sorted(request.partition_key for request in april) == batch_keys
@@ -372,7 +379,37 @@ def test_monthly_refresh_requests_every_batch(dagster_instance):
     assert authy_monthly_refresh.job_name == fetch_batch_job.name
 
 
-def test_monthly_refresh_without_batches_requests_nothing(dagster_instance):
-    requests = schedule_tick(dagster_instance, datetime(2026, 3, 1, 6, 0, tzinfo=UTC))
+def test_monthly_refresh_skips_batches_of_other_id_lists(fast_project):
+    # Another data directory on the same instance registered batch-000007; the current list
+    # has only two batches.
+    project = fast_project(list(range(1, 16)))
+    project.instance.add_dynamic_partitions(BATCHES_PARTITION_NAME, ["batch-000007"])
+    project.materialize_user_ids()
 
-    assert requests == []
+    requests = schedule_tick(project, datetime(2026, 3, 1, 6, 0, tzinfo=UTC))
+
+    assert [request.partition_key for request in requests] == ["batch-000001", "batch-000002"]
+
+
+def test_monthly_refresh_before_first_id_list_skips(fast_project):
+    project = fast_project(list(range(1, 16)))
+
+    result = schedule_tick(project, datetime(2026, 3, 1, 6, 0, tzinfo=UTC))
+
+    assert isinstance(result, dg.SkipReason)
+    assert "materialize authy_user_ids" in (result.skip_message or "")
+
+
+def test_user_ids_sensor_skips_batches_of_other_id_lists(fast_project):
+    project = fast_project(list(range(1, 16)))
+    project.instance.add_dynamic_partitions(BATCHES_PARTITION_NAME, ["batch-000007"])
+    cursor = file_digest(project.user_ids_path)
+    project.materialize_user_ids()
+
+    result = tick_user_ids_sensor(project, cursor=cursor)
+
+    assert isinstance(result, dg.SensorResult)
+    assert [request.partition_key for request in fetch_requests(result)] == [
+        "batch-000001",
+        "batch-000002",
+    ]
