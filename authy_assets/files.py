@@ -12,6 +12,7 @@ import os
 import stat
 import tempfile
 from pathlib import Path
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -126,15 +127,13 @@ def make_private(path: Path) -> None:
     os.chmod(path, file_mode())
 
 
-def write_parquet_atomically(table: pa.Table, path: Path) -> None:
-    """Write ``table`` to ``path`` so that a reader sees the old file or the new one, never half.
+def write_atomically(path: Path, write_temporary: Callable[[Path], None]) -> None:
+    """Write a file so that a reader sees the old file at ``path`` or the new one, never half.
 
-    The data goes to a temporary file in the same directory, which is created with
-    ``file_mode()`` before any data is written, is flushed to disk, and then replaces ``path``
-    with ``os.replace``, which is atomic on POSIX file systems.
+    ``write_temporary`` writes the content to a temporary file in the same directory, which
+    is created with ``file_mode()`` before any data is written. The file is then flushed to
+    disk and replaces ``path`` with ``os.replace``, which is atomic on POSIX file systems.
     """
-    import pyarrow.parquet as pq
-
     path = Path(path)
     ensure_private_dir(path.parent)
     # mkstemp creates the file with mode 0o600, which is never wider than file_mode().
@@ -145,9 +144,9 @@ def write_parquet_atomically(table: pa.Table, path: Path) -> None:
             os.fchmod(descriptor, file_mode())
         finally:
             os.close(descriptor)
-        # pyarrow opens the existing file with O_TRUNC, which keeps its mode (checked with
+        # Writers open the existing file with O_TRUNC, which keeps its mode (checked with
         # pyarrow 26.0.1 in the tests).
-        pq.write_table(table, temporary, compression="zstd")
+        write_temporary(temporary)
         with open(temporary, "rb") as written:
             os.fsync(written.fileno())
         os.replace(temporary, path)
@@ -158,3 +157,15 @@ def write_parquet_atomically(table: pa.Table, path: Path) -> None:
         os.fsync(directory)
     finally:
         os.close(directory)
+
+
+def write_parquet_atomically(table: pa.Table, path: Path) -> None:
+    """Write ``table`` to ``path`` as zstd-compressed Parquet with ``write_atomically``."""
+    import pyarrow.parquet as pq
+
+    write_atomically(path, lambda temporary: pq.write_table(table, temporary, compression="zstd"))
+
+
+def write_bytes_atomically(data: bytes, path: Path) -> None:
+    """Write ``data`` to ``path`` with ``write_atomically``."""
+    write_atomically(path, lambda temporary: temporary.write_bytes(data))

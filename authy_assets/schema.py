@@ -14,6 +14,11 @@ from authy_assets.phones import ExportStatus
 
 TIMESTAMP_TYPE = pa.timestamp("us", tz="UTC")
 
+# Version of the export's columns, documented in authy_assets/docs/export-schema.md. Bump it
+# whenever a column of PHONE_NUMBERS_SCHEMA or VERIFY_READY_SCHEMA is added, removed, renamed,
+# reordered, or changes its type or nullability.
+EXPORT_SCHEMA_VERSION = "1"
+
 
 class RequestOutcome(enum.StrEnum):
     """Outcome of one HTTP request to the export endpoint."""
@@ -145,6 +150,34 @@ PHONE_NUMBERS_SCHEMA = pa.schema(
         ),
     ]
 )
+
+VERIFY_READY_SCHEMA = pa.schema(
+    [
+        _field("authy_id", pa.int64(), "Authy user id.", nullable=False),
+        _field(
+            "e164", pa.string(), "Full number in E.164, the value to give Twilio Verify.",
+            nullable=False,
+        ),
+        _field("country_code", pa.string(), "Calling code as Authy sent it.", nullable=False),
+        _field(
+            "region_code",
+            pa.string(),
+            "CLDR region of e164 by libphonenumber, or 001 for a non-geographic number.",
+            nullable=False,
+        ),
+        _field(
+            "number_type", pa.string(), "libphonenumber type of e164, such as MOBILE.",
+            nullable=False,
+        ),
+        _field(
+            "sms_capable",
+            pa.bool_(),
+            "Whether number_type is MOBILE or FIXED_LINE_OR_MOBILE.",
+            nullable=False,
+        ),
+    ]
+)
+
 
 def _check_row_keys(rows: list[dict[str, Any]], schema: pa.Schema) -> None:
     expected = set(schema.names)

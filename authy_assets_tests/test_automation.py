@@ -351,12 +351,14 @@ def test_export_sensor_waits_for_silent_queued_run(fast_project):
 
 
 def schedule_tick(project, when: datetime) -> list[dg.RunRequest] | dg.SkipReason:
-    context = dg.build_schedule_context(
+    # The context must be closed: it holds the instance, and an unclosed one leaves the
+    # instance's state storage as the current one after the instance is gone.
+    with dg.build_schedule_context(
         instance=project.instance,
         scheduled_execution_time=when,
         resources={"authy_storage": project.storage},
-    )
-    result = authy_monthly_refresh(context)
+    ) as context:
+        result = authy_monthly_refresh(context)
     return result if isinstance(result, dg.SkipReason) else list(result)
 
 

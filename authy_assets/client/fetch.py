@@ -22,6 +22,7 @@ import certifi
 import httpx
 
 from authy_assets.client.limiter import SharedRateLimiter
+from authy_assets.client.request_path import checked_authy_id, phone_number_path
 from authy_assets.client.retry import backoff_delay, parse_retry_after
 from authy_assets.client.settings import FetchSettings
 from authy_assets.client.store import RequestLedger, month_of
@@ -96,22 +97,12 @@ def fetch_users(
     Users with a final response this month (ok, not found, export disabled, another API error)
     are skipped, and so are users whose monthly quota is spent. Raises
     :class:`AuthyUnauthorizedError` when the API rejects the key, and
-    :class:`AuthyUnreachableError` when no connection to it can be opened.
+    :class:`AuthyUnreachableError` when no connection to it can be opened. Raises ValueError
+    before any request when an id is not an integer from 1 to 2**63 - 1.
     """
-    ids = [_checked_id(value) for value in authy_ids]
+    ids = [checked_authy_id(value) for value in authy_ids]
     fetch = _Fetch(settings, ids, batch_key=batch_key, run_id=run_id, log=log)
     return asyncio.run(fetch.run(on_progress))
-
-
-def _checked_id(value: object) -> int:
-    # numpy integers are accepted, but nothing that is not a positive whole number can reach
-    # the request path.
-    if isinstance(value, bool) or not hasattr(value, "__index__"):
-        raise ValueError(f"authy_id {value!r} is not an integer")
-    number = int(value.__index__())
-    if number < 1 or number > 2**63 - 1:
-        raise ValueError(f"authy_id {number} is outside 1..2**63-1")
-    return number
 
 
 class _Fetch:
@@ -350,7 +341,7 @@ class _Fetch:
         self, client: httpx.AsyncClient, authy_id: int, request_id: int
     ) -> tuple[str, float | None]:
         started = time.monotonic()
-        path = f"/protected/json/users/{authy_id}/phone_number"
+        path = phone_number_path(authy_id)
         try:
             response = await client.get(path)
         except (httpx.ConnectError, httpx.ConnectTimeout) as error:

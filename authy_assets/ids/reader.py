@@ -22,7 +22,13 @@ _FOREIGN_MAGIC = (
     (b"SQLite format 3", "an SQLite database"),
     (b"\xff\xfe", "UTF-16 text"),
     (b"\xfe\xff", "UTF-16 text"),
+    (b"\x89PNG", "a PNG image"),
+    (b"\xff\xd8\xff", "a JPEG image"),
+    (b"GIF8", "a GIF image"),
 )
+# A NUL byte this close to the start means a binary file. Looking for it before decoding keeps
+# a UTF-8 error on an earlier line from hiding that the file is binary.
+_BINARY_SNIFF_BYTES = 4096
 _FOREIGN_SUFFIXES = {
     ".xlsx": "an Excel workbook",
     ".xls": "an Excel workbook",
@@ -54,6 +60,7 @@ def _read(path: Path, head: bytes, collector: IdCollector) -> IdList:
         lines_read = read_parquet(path, collector)
     else:
         _check_not_foreign(path, head)
+        _check_not_binary(path, head)
         with open(path, "rb") as handle:
             file_format, lines_read = read_text(path, handle, collector)
 
@@ -79,7 +86,7 @@ def _read_head(path: Path) -> bytes:
         raise IdListError(f"User id list {path} is a directory; pass the path of the file.")
     try:
         with open(path, "rb") as handle:
-            head = handle.read(16)
+            head = handle.read(_BINARY_SNIFF_BYTES)
     except OSError as err:
         raise IdListError(f"User id list {path} cannot be read: {err.strerror}.") from None
     if not head:
@@ -96,4 +103,14 @@ def _check_not_foreign(path: Path, head: bytes) -> None:
         raise IdListError(
             f"User id list {path} has an unsupported format ({found}); save it as CSV"
             " (UTF-8), plain text with one id per line, or Parquet."
+        )
+
+
+def _check_not_binary(path: Path, head: bytes) -> None:
+    nul = head.find(b"\x00")
+    if nul >= 0:
+        line = head.count(b"\n", 0, nul) + 1
+        raise IdListError(
+            f"User id list {path} contains a NUL byte at byte offset {nul} (line {line}), so it"
+            " looks like a binary file; pass a CSV, plain-text or Parquet file."
         )

@@ -76,7 +76,8 @@ def read_text(path: Path, handle: BinaryIO, collector: IdCollector) -> tuple[str
         )
 
     consumed = 0
-    sep_line = _SEP_LINE_RE.fullmatch(sample[0].strip()) if sample else None
+    # Strip spaces and the line end only: a tab is the delimiter of "sep=<TAB>".
+    sep_line = _SEP_LINE_RE.fullmatch(sample[0].rstrip("\r\n").strip(" ")) if sample else None
     if sep_line:
         delimiter: str | None = sep_line.group(1)
         consumed = 1

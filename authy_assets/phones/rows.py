@@ -90,9 +90,10 @@ def build_phone_row(
         is_valid=validation.is_valid,
         has_extension=validation.has_extension,
         validation_problem=validation.validation_problem,
-        # classify_response already notes a missing updated_at.
+        # classify_response already notes a missing updated_at. An empty string is not
+        # missing, so its parse problem is kept.
         problem=_join_problems(
-            problem, updated_at.problem if fields.get("updated_at") else None
+            problem, updated_at.problem if fields.get("updated_at") is not None else None
         ),
     )
     return row
