@@ -6,6 +6,7 @@ import time
 from pathlib import Path
 
 import dagster as dg
+from dagster._core.execution.backfill import BulkActionStatus
 
 from authy_assets.jobs import export_job, fetch_batch_job, user_ids_job
 from authy_assets.partitions import BATCHES_PARTITION_NAME
@@ -27,6 +28,9 @@ _RUNNING_STATUSES = [
 # without logging for a rate-limit pause of up to 15 min (max_retry_after_seconds), so the
 # threshold is twice that.
 STALE_RUN_SECONDS = 30 * 60
+_BATCH_ASSETS = frozenset(
+    {dg.AssetKey("authy_raw_responses"), dg.AssetKey("authy_phone_numbers")}
+)
 # Run ids named in a skip reason or a log line; the rest are counted.
 _LISTED_RUNS = 5
 
@@ -48,7 +52,8 @@ def file_digest(path: Path) -> str:
     description=(
         "Watches the id list. When its content changes, materializes authy_user_ids, which"
         " registers batches for the new users; then requests one fetch run for each batch that"
-        " has never been materialized. Batches fetched before are not run again."
+        " has never been materialized. Batches fetched before are not run again. Evaluated at"
+        " most once a minute; off by default."
     ),
 )
 def authy_user_ids_sensor(
@@ -89,8 +94,10 @@ def authy_user_ids_sensor(
     default_status=dg.DefaultSensorStatus.RUNNING,
     description=(
         "Rebuilds the export once batches have been fetched: when a batch's phone table is newer"
-        " than the export and no fetch run is queued or running. A running fetch run that has"
-        " stored no event for 30 minutes is taken for killed and not waited for."
+        " than the export, no backfill of the batch assets is in progress, and no run that"
+        " fetches or validates a batch is queued or running (authy_fetch_batch_job, or runs"
+        " launched from the asset graph). A fetch run that has stored no event for 30 minutes"
+        " is taken for killed and not waited for."
     ),
 )
 def authy_export_sensor(context: dg.SensorEvaluationContext) -> dg.RunRequest | dg.SkipReason:
@@ -103,6 +110,12 @@ def authy_export_sensor(context: dg.SensorEvaluationContext) -> dg.RunRequest | 
     export = _latest_materialization(instance, dg.AssetKey("authy_phone_export"))
     if export is not None and export.storage_id > phones.storage_id:
         return dg.SkipReason("the export is newer than every batch")
+    backfills = _batch_backfills_in_progress(instance)
+    if backfills:
+        return dg.SkipReason(
+            f"the export waits for backfill {', '.join(backfills[:_LISTED_RUNS])} of the batch"
+            " assets to finish"
+        )
     active, stale = _fetch_runs_in_progress(instance)
     ignored = (
         f" (not waiting for {_list_runs(stale)}, which stored no event for"
@@ -130,14 +143,18 @@ def _fetch_runs_in_progress(instance: dg.DagsterInstance) -> tuple[list[str], li
     A queued run is always alive, because it may wait for a free slot for hours without
     storing an event.
     """
-    records = instance.get_run_records(
-        filters=dg.RunsFilter(job_name=fetch_batch_job.name, statuses=_RUNNING_STATUSES)
-    )
+    records = instance.get_run_records(filters=dg.RunsFilter(statuses=_RUNNING_STATUSES))
     now = time.time()
     active = []
     stale = []
     for record in records:
         run = record.dagster_run
+        # Runs launched from the asset graph belong to an implicit asset job, so the assets
+        # they materialize tell them apart, not the job name.
+        if run.job_name != fetch_batch_job.name and not (run.asset_selection or set()) & (
+            _BATCH_ASSETS
+        ):
+            continue
         if run.status == dg.DagsterRunStatus.QUEUED:
             active.append(run.run_id)
         elif now - _last_activity(instance, record) > STALE_RUN_SECONDS:
@@ -145,6 +162,16 @@ def _fetch_runs_in_progress(instance: dg.DagsterInstance) -> tuple[list[str], li
         else:
             active.append(run.run_id)
     return active, stale
+
+
+def _batch_backfills_in_progress(instance: dg.DagsterInstance) -> list[str]:
+    """Return the ids of backfills still launching runs of the batch assets."""
+    backfills = instance.get_backfills(status=BulkActionStatus.REQUESTED)
+    return [
+        backfill.backfill_id
+        for backfill in backfills
+        if backfill.asset_selection is None or set(backfill.asset_selection) & _BATCH_ASSETS
+    ]
 
 
 def _last_activity(instance: dg.DagsterInstance, record: dg.RunRecord) -> float:
@@ -178,6 +205,7 @@ def _latest_materialization(
     description=(
         "On the first of each month (06:00 UTC), fetches every batch again. It spends one of"
         " each user's three monthly requests; authy_export_sensor then rebuilds the export."
+        " Off by default."
     ),
 )
 def authy_monthly_refresh(

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import dagster as dg
 import pytest
 from dagster._core.events import DagsterEvent, DagsterEventType
+from dagster._core.execution.backfill import BulkActionStatus, PartitionBackfill
 from dagster._core.remote_origin import (
     ManagedGrpcPythonEnvCodeLocationOrigin,
     RemoteJobOrigin,
@@ -215,6 +216,7 @@ def add_run_with_status(
     event_type: DagsterEventType,
     *,
     timestamp: float | None = None,
+    asset_selection: set[dg.AssetKey] | None = None,
 ) -> dg.DagsterRun:
     """Store a run record and move it to a status with the event that Dagster reports for it.
 
@@ -225,6 +227,7 @@ def add_run_with_status(
         job_name=job_name,
         run_id=make_new_run_id(),
         remote_job_origin=workspace_job_origin(job_name),
+        asset_selection=frozenset(asset_selection) if asset_selection else None,
     )
     instance.add_run(run)
     set_run_status(instance, run, event_type, timestamp=timestamp)
@@ -274,6 +277,73 @@ def test_export_sensor_waits_for_fetch_run(fast_project, event_type, status):
     when_idle = tick_export_sensor(instance)
 
     assert isinstance(when_idle, dg.RunRequest)
+
+
+@pytest.mark.parametrize(
+    ("selection", "waits"),
+    [
+        ({"authy_raw_responses", "authy_phone_numbers"}, True),
+        ({"authy_phone_numbers"}, True),
+        ({"authy_phone_export"}, False),
+        ({"authy_user_ids"}, False),
+    ],
+)
+def test_export_sensor_waits_for_asset_graph_runs(fast_project, selection, waits):
+    # Runs launched from the asset graph, a backfill's among them, run the implicit asset job.
+    project = fast_project(list(range(1, 6)))
+    instance = project.instance
+    project.materialize_user_ids()
+    project.materialize_batch("batch-000001")
+    run = add_run_with_status(
+        instance,
+        "__ASSET_JOB",
+        DagsterEventType.RUN_START,
+        asset_selection={dg.AssetKey(name) for name in selection},
+    )
+
+    result = tick_export_sensor(instance)
+
+    if waits:
+        assert isinstance(result, dg.SkipReason)
+        assert run.run_id in (result.skip_message or "")
+    else:
+        assert isinstance(result, dg.RunRequest)
+
+
+@pytest.mark.parametrize(
+    ("status", "selection", "waits"),
+    [
+        (BulkActionStatus.REQUESTED, ["authy_raw_responses", "authy_phone_numbers"], True),
+        (BulkActionStatus.REQUESTED, None, True),
+        (BulkActionStatus.REQUESTED, ["authy_phone_export"], False),
+        (BulkActionStatus.COMPLETED_SUCCESS, ["authy_phone_numbers"], False),
+        (BulkActionStatus.CANCELED, ["authy_phone_numbers"], False),
+    ],
+)
+def test_export_sensor_waits_for_backfill(fast_project, status, selection, waits):
+    # Between two runs of a backfill no run may be in progress, but the backfill still is.
+    project = fast_project(list(range(1, 6)))
+    instance = project.instance
+    project.materialize_user_ids()
+    project.materialize_batch("batch-000001")
+    instance.add_backfill(
+        PartitionBackfill(
+            backfill_id="bfill001",
+            status=status,
+            from_failure=False,
+            tags={},
+            backfill_timestamp=time.time(),
+            asset_selection=[dg.AssetKey(name) for name in selection] if selection else None,
+        )
+    )
+
+    result = tick_export_sensor(instance)
+
+    if waits:
+        assert isinstance(result, dg.SkipReason)
+        assert "backfill bfill001" in (result.skip_message or "")
+    else:
+        assert isinstance(result, dg.RunRequest)
 
 
 def test_export_sensor_ignores_finished_and_other_runs(fast_project):

@@ -214,6 +214,10 @@ def test_error_batch_check_results(error_batch: ErrorBatch) -> None:
         stored = stored_check(instance, name)
         assert stored.passed == from_result[name].passed, name
         assert stored.metadata == from_result[name].metadata, name
+        # The check history of the UI lists every batch's results together.
+        assert stored.metadata["batch"].value == error_batch.batch_key, name
+        assert stored.description is not None, name
+        assert stored.description.startswith(f"{error_batch.batch_key}: "), name
 
     disabled = stored_check(instance, "export_disabled_users")
     assert disabled.passed is False

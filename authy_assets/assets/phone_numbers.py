@@ -23,17 +23,20 @@ CHECK_SPECS = [
         "export_disabled_users",
         asset="authy_phone_numbers",
         description=(
-            "Warns when users answered 60154: phone number export is disabled for them. Their"
-            " numbers cannot be exported; ask Twilio support to enable export for these users or"
-            " plan another way to reach them."
+            "Warns when users of the batch answered error 60154: phone number export is disabled"
+            " for them, so their numbers are not in the export. The metadata has their count and"
+            " up to 1,000 of their ids. Ask Twilio support to enable export for these users, or"
+            " plan another way to reach them. A 60154 answer is final for the month, so the batch"
+            " asks them again only in a later month, such as on the monthly refresh."
         ),
     ),
     dg.AssetCheckSpec(
         "users_not_found",
         asset="authy_phone_numbers",
         description=(
-            "Warns when users answered 60026: the Authy app has no such user. Check the id list"
-            " for ids of another app or of deleted users."
+            "Warns when users of the batch answered error 60026: the Authy app has no such user."
+            " The metadata has their count and up to 1,000 of their ids. Check whether they"
+            " belong to another app or were deleted, and remove them from the id list if so."
         ),
     ),
     dg.AssetCheckSpec(
@@ -41,9 +44,10 @@ CHECK_SPECS = [
         asset="authy_phone_numbers",
         blocking=True,
         description=(
-            "Fails when the batch does not have exactly one row for each of its users. A failure"
-            " is a bug in authy-assets: report it, then materialize the batch again. Blocking, so"
-            " nothing downstream runs in the same run."
+            "Fails when the batch does not have exactly one row for each of its users; the"
+            " metadata lists users without a row, with several rows and rows of other users. A"
+            " failure is a bug in authy-assets: report it, then materialize the batch again."
+            " Blocking, so nothing downstream runs in the same run."
         ),
     ),
     dg.AssetCheckSpec(
@@ -51,8 +55,9 @@ CHECK_SPECS = [
         asset="authy_phone_numbers",
         description=(
             "Fails when an ok row's e164 is not strict E.164 or disagrees with country_code and"
-            " phone_number. Twilio Verify rejects such numbers; the rows are kept and flagged in"
-            " validation_problem for review."
+            " phone_number. Twilio Verify rejects such numbers. The rows are kept, flagged in"
+            " validation_problem, and up to 1,000 of their ids are in the metadata: correct these"
+            " numbers before you import them into Verify."
         ),
     ),
 ]
@@ -115,12 +120,18 @@ def authy_phone_numbers(
             "users_by_status": dg.MetadataValue.json(dict(sorted(by_status.items()))),
             "valid_numbers": sum(1 for row in rows if row["is_valid"]),
         },
-        check_results=check_batch(authy_ids, rows),
+        check_results=check_batch(batch_key, authy_ids, rows),
     )
 
 
-def check_batch(authy_ids: list[int], rows: list[dict]) -> list[dg.AssetCheckResult]:
-    """Evaluate the four checks of one batch's rows."""
+def check_batch(
+    batch_key: str, authy_ids: list[int], rows: list[dict]
+) -> list[dg.AssetCheckResult]:
+    """Evaluate the four checks of one batch's rows.
+
+    Each result names its batch in its description and metadata, because the check history
+    in the Dagster UI lists the results of every batch together.
+    """
     disabled = [row["authy_id"] for row in rows if row["status"] == ExportStatus.export_disabled]
     not_found = [row["authy_id"] for row in rows if row["status"] == ExportStatus.user_not_found]
 
@@ -137,13 +148,17 @@ def check_batch(authy_ids: list[int], rows: list[dict]) -> list[dg.AssetCheckRes
         and not (row["e164_well_formed"] and row["e164_consistent"])
     ]
     return [
-        _listing_check("export_disabled_users", disabled, dg.AssetCheckSeverity.WARN),
-        _listing_check("users_not_found", not_found, dg.AssetCheckSeverity.WARN),
+        _listing_check(
+            "export_disabled_users", batch_key, disabled, dg.AssetCheckSeverity.WARN
+        ),
+        _listing_check("users_not_found", batch_key, not_found, dg.AssetCheckSeverity.WARN),
         dg.AssetCheckResult(
             check_name="one_row_per_user",
             passed=not (missing or repeated or unexpected),
             severity=dg.AssetCheckSeverity.ERROR,
+            description=f"{batch_key}: {len(rows)} rows for {len(expected)} users",
             metadata={
+                "batch": batch_key,
                 "users": len(expected),
                 "rows": len(rows),
                 "users_without_row": dg.MetadataValue.json(missing[:CHECK_ID_SAMPLE]),
@@ -151,18 +166,22 @@ def check_batch(authy_ids: list[int], rows: list[dict]) -> list[dg.AssetCheckRes
                 "rows_of_other_users": dg.MetadataValue.json(unexpected[:CHECK_ID_SAMPLE]),
             },
         ),
-        _listing_check("ok_rows_have_valid_e164", bad_e164, dg.AssetCheckSeverity.ERROR),
+        _listing_check(
+            "ok_rows_have_valid_e164", batch_key, bad_e164, dg.AssetCheckSeverity.ERROR
+        ),
     ]
 
 
 def _listing_check(
-    name: str, authy_ids: list[int], severity: dg.AssetCheckSeverity
+    name: str, batch_key: str, authy_ids: list[int], severity: dg.AssetCheckSeverity
 ) -> dg.AssetCheckResult:
     return dg.AssetCheckResult(
         check_name=name,
         passed=not authy_ids,
         severity=severity,
+        description=f"{batch_key}: {len(authy_ids)} users",
         metadata={
+            "batch": batch_key,
             "count": len(authy_ids),
             "authy_ids": dg.MetadataValue.json(sorted(authy_ids)[:CHECK_ID_SAMPLE]),
             "authy_ids_listed": min(len(authy_ids), CHECK_ID_SAMPLE),

@@ -30,8 +30,9 @@ REJECT_SAMPLE_SIZE = 20
     owners=["team:data-engineering"],
     description=(
         "Distinct Authy user ids from the id list (CSV, plain text or Parquet), each assigned to a"
-        " batch. A user keeps its batch when ids are added to the list. Rejected lines are listed"
-        " with their line number in data/state/authy_user_ids_rejected.csv."
+        " batch of AUTHY_BATCH_SIZE users. A user keeps its batch when ids are added to the list."
+        " Rejected lines are listed with their line number and reason in"
+        " state/authy_user_ids_rejected.csv under AUTHY_DATA_DIR; the valid ids are still used."
     ),
 )
 def authy_user_ids(
