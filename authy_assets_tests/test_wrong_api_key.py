@@ -78,3 +78,37 @@ def test_wrong_key_fails_run_without_quota(start_authy_emulator, make_project, t
     assert phones[ALWAYS_500]["status"] == "quota_exhausted"
     assert phones[3]["status"] == "ok"
     assert phones[4]["status"] == "ok"
+
+
+def test_wrong_key_second_batch_sends_nothing(start_authy_emulator, make_project):
+    # A backfill from the UI starts one run a batch; only the first may spend a request on a
+    # key that the API has just rejected.
+    emulator = start_authy_emulator(population_size=30, export_disabled_share=0.0)
+    project = make_project(emulator.url, list(range(1, 31)))
+    project.batch_size = 10
+    project.materialize_user_ids()
+    first_batch, second_batch, _ = project.batch_keys()
+    project.api_key = WRONG_KEY
+
+    first = project.materialize_batch(first_batch, raise_on_error=False)
+    second = project.materialize_batch(second_batch, raise_on_error=False)
+
+    assert not first.success
+    assert not second.success
+    (failure,) = second.get_step_failure_events()
+    error = failure.step_failure_data.error
+    assert error is not None
+    assert error.cause is not None
+    assert error.cause.cls_name == "AuthyUnauthorizedError"
+    assert "no request was sent" in error.cause.message
+    assert "AUTHY_API_KEY" in error.cause.message
+    assert WRONG_KEY not in error.cause.message
+    stats = emulator.stats()
+    assert stats["requests_rejected_key"] == 1
+    assert stats["requests_per_status"] == {"401": 1}
+
+    project.api_key = API_KEY
+    fixed = project.materialize_batch(second_batch)
+
+    assert fixed.success
+    assert emulator.stats()["requests_per_status"] == {"401": 1, "200": 10}

@@ -17,6 +17,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 import certifi
 import httpx
@@ -44,6 +45,10 @@ class AuthyUnauthorizedError(RuntimeError):
 class AuthyUnreachableError(RuntimeError):
     """No connection to the API could be opened, so no request reached it."""
 
+
+# How long a fetch trusts an earlier 401 for the same key. A backfill launches one run a batch;
+# within this time each of them stops before its first request, instead of sending a 401 each.
+KEY_REJECTION_MEMORY_SECONDS = 600.0
 
 # Consecutive requests that fail to connect before a fetch gives up: the API or the network
 # is down, and going on would only mark every user as failed.
@@ -144,6 +149,7 @@ class _Fetch:
             margin_seconds=settings.rate_margin_seconds,
         )
         try:
+            self._check_key_not_rejected()
             to_fetch = self._users_to_fetch()
             if to_fetch:
                 await self._fetch_all(to_fetch, on_progress)
@@ -152,6 +158,22 @@ class _Fetch:
             self.ledger.close()
             self.limiter.close()
         return self.report
+
+    def _check_key_not_rejected(self) -> None:
+        """Raise AuthyUnauthorizedError when the API rejected this key a short while ago."""
+        rejected_at = self.ledger.key_rejected_at()
+        if rejected_at is None:
+            return
+        age = max(self.report.started_at - rejected_at, 0.0)
+        if age >= KEY_REJECTION_MEMORY_SECONDS:
+            return
+        when = datetime.fromtimestamp(rejected_at, UTC).strftime("%Y-%m-%d %H:%M:%S")
+        raise AuthyUnauthorizedError(
+            f"the Authy API at {self.settings.base_url} rejected the API key (HTTP 401, error"
+            f" 60001) at {when} UTC, {age:.0f} s ago, and no request was sent: check"
+            " AUTHY_API_KEY. The same key is tried again"
+            f" {KEY_REJECTION_MEMORY_SECONDS / 60:.0f} minutes after that response."
+        )
 
     def _users_to_fetch(self) -> list[int]:
         latest = self.ledger.latest_statuses(self.authy_ids, month=self.month)

@@ -41,6 +41,7 @@ CREATE TABLE IF NOT EXISTS requests (
     counted      INTEGER NOT NULL DEFAULT 1
 );
 CREATE INDEX IF NOT EXISTS requests_by_user ON requests (api_scope, month, authy_id);
+CREATE INDEX IF NOT EXISTS requests_by_scope ON requests (api_scope, request_id);
 """
 
 # SQLite limits the number of host parameters in one statement; stay well below it.
@@ -180,6 +181,22 @@ class RequestLedger:
                     request_id,
                 ),
             )
+
+    def key_rejected_at(self) -> float | None:
+        """Return when the API rejected the key (HTTP 401) if that is its newest response.
+
+        Returns the time the 401 response was received, or None when the newest response to
+        this app's requests was anything else or there was none.
+        """
+        newest = self._connection.execute(
+            "SELECT status, received_at FROM requests"
+            " WHERE api_scope = ? AND received_at IS NOT NULL AND outcome = 'response'"
+            " ORDER BY request_id DESC LIMIT 1",
+            (self.api_scope,),
+        ).fetchone()
+        if newest is None or newest[0] != "unauthorized":
+            return None
+        return float(newest[1])
 
     def rows_for(self, authy_ids: Iterable[int], *, month: str) -> list[LedgerRow]:
         """Return every request of the month for these users, oldest first per user."""
