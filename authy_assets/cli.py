@@ -214,6 +214,8 @@ def _fetch_one_batch(batch_key: str) -> str | None:
 def _print_summary(export_file: Path) -> None:
     import pyarrow.parquet as pq
 
+    from authy_assets.export import export_outputs
+
     statuses = Counter(pq.read_table(export_file, columns=["status"]).column("status").to_pylist())
     total = sum(statuses.values())
     click.echo(f"Export written to {export_file}")
@@ -222,6 +224,13 @@ def _print_summary(export_file: Path) -> None:
         return
     parts = ", ".join(f"{count} {status}" for status, count in statuses.most_common())
     click.echo(f"{total} users: {parts}")
+    outputs = export_outputs(export_file)
+    ready = pq.read_metadata(outputs.verify_ready_parquet).num_rows
+    click.echo(
+        f"{ready} users ready for Twilio Verify: {outputs.verify_ready_csv} and"
+        f" {outputs.verify_ready_parquet.name}"
+    )
+    click.echo(f"Summary: {outputs.summary_html}")
 
 
 @main.command()

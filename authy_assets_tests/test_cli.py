@@ -144,6 +144,20 @@ def test_run_prints_export_and_summary(cli_run):
     assert printed["user_not_found"] == len(UNKNOWN_IDS)
 
 
+def test_run_prints_verify_ready_files(cli_run):
+    stdout = cli_run.result.stdout
+    exports = cli_run.export_file.parent
+    ready = pq.read_table(exports / "verify_ready.parquet")
+
+    assert ready.num_rows > 0
+    assert (
+        f"{ready.num_rows} users ready for Twilio Verify: {exports / 'verify_ready.csv'}"
+        " and verify_ready.parquet"
+    ) in stdout
+    assert f"Summary: {exports / 'authy_phone_numbers_summary.html'}" in stdout
+    assert (exports / "authy_phone_numbers_summary.html").is_file()
+
+
 def test_run_exports_one_row_per_id(cli_run):
     export = pq.read_table(cli_run.export_file)
 
