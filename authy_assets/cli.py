@@ -6,6 +6,7 @@ import logging
 import multiprocessing
 import os
 import sys
+import uuid
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
@@ -82,8 +83,9 @@ def run(parallel: int) -> None:
 
         batch_keys = current_batch_keys(settings.storage.user_ids_file)
         click.echo(f"{len(batch_keys)} batches to fetch, {parallel} at a time")
-        _test_api_key(settings)
-        failures = _fetch_batches(pool, batch_keys)
+        key_test_id = f"key-test-{uuid.uuid4().hex}"
+        _test_api_key(settings, key_test_id)
+        failures = _fetch_batches(pool, batch_keys, key_test_id)
 
         # Still inside the pool's block, so the export does not wait for the batch processes
         # to shut down.
@@ -107,7 +109,7 @@ def _load_settings() -> RunSettings:
         _fail(str(error))
 
 
-def _test_api_key(settings: RunSettings) -> None:
+def _test_api_key(settings: RunSettings, key_test_id: str) -> None:
     """Send one request alone, so that a wrong key stops the run before any batch run starts."""
     from authy_assets.client.fetch import AuthyUnauthorizedError, AuthyUnreachableError
     from authy_assets.preflight import first_user_to_fetch, send_key_test_request
@@ -118,15 +120,17 @@ def _test_api_key(settings: RunSettings) -> None:
     batch_key, authy_id = first
     click.echo(f"Testing AUTHY_API_KEY with one request (authy_id {authy_id} of {batch_key})")
     try:
-        send_key_test_request(settings.fetch, batch_key, authy_id)
+        send_key_test_request(settings.fetch, batch_key, authy_id, key_test_id=key_test_id)
     except (AuthyUnauthorizedError, AuthyUnreachableError) as error:
         _fail(str(error))
 
 
-def _fetch_batches(pool: ProcessPoolExecutor, batch_keys: list[str]) -> dict[str, str]:
+def _fetch_batches(
+    pool: ProcessPoolExecutor, batch_keys: list[str], key_test_id: str
+) -> dict[str, str]:
     """Run the fetch job for every batch and return the error message of each failed batch."""
     failures = {}
-    futures = {pool.submit(_fetch_one_batch, key): key for key in batch_keys}
+    futures = {pool.submit(_fetch_one_batch, key, key_test_id): key for key in batch_keys}
     for done, future in enumerate(as_completed(futures), start=1):
         batch_key = futures[future]
         error = future.result()
@@ -200,11 +204,14 @@ def _worker_ready() -> bool:
     return "job" in _worker_state
 
 
-def _fetch_one_batch(batch_key: str) -> str | None:
+def _fetch_one_batch(batch_key: str, key_test_id: str) -> str | None:
     """Run the fetch job for one batch in a batch process and return its error message, if any."""
+    from authy_assets.preflight import KEY_TEST_TAG
+
     result = _worker_state["job"].execute_in_process(
         instance=_worker_state["instance"],
         partition_key=batch_key,
+        tags={KEY_TEST_TAG: key_test_id},
         run_config=_QUIET_LOGS,
         raise_on_error=False,
     )

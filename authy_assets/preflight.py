@@ -20,6 +20,10 @@ from authy_assets.client.store import RequestLedger, month_of
 from authy_assets.phones import FINAL_STATUSES
 
 
+# Run tag naming the key-test request of `authy-assets run`, whose attempt the batch run counts.
+KEY_TEST_TAG = "authy_assets/key_test_id"
+
+
 def current_batch_keys(user_ids_file: Path) -> list[str]:
     """Return the sorted batch keys of the id list that ``authy_user_ids`` last wrote.
 
@@ -58,17 +62,17 @@ def first_user_to_fetch(
     return None
 
 
-def send_key_test_request(settings: FetchSettings, batch_key: str, authy_id: int) -> None:
+def send_key_test_request(
+    settings: FetchSettings, batch_key: str, authy_id: int, *, key_test_id: str
+) -> None:
     """Request one user's phone number alone, through the fetch loop and its ledger.
 
-    The response is stored in the ledger like any other. A batch run does not request a user
-    with a final response again, so then the test costs no extra request. Raises
-    AuthyUnauthorizedError when the API rejects the key, and AuthyUnreachableError when no
-    connection to the API can be opened.
+    The request is stored in the ledger under the run id ``key_test_id``. A batch run does not
+    request a user with a final response again, and counts the key test among the user's
+    max_attempts_per_run when its run has the tag KEY_TEST_TAG set to ``key_test_id``, so the
+    test costs no extra request. Raises AuthyUnauthorizedError when the API rejects the key,
+    and AuthyUnreachableError when no connection to the API can be opened.
     """
-    # One attempt only. The batch run retries a retryable response (500, timeout) up to
-    # max_attempts_per_run times, so such a user spends one request more this month than
-    # without the test.
     single_attempt = dataclasses.replace(settings, max_attempts_per_run=1)
-    fetch_users(single_attempt, [authy_id], batch_key=batch_key, run_id=None)
+    fetch_users(single_attempt, [authy_id], batch_key=batch_key, run_id=key_test_id)
 

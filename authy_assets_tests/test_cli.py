@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import queue
 import re
@@ -355,6 +356,38 @@ def test_run_wrong_key_sends_one_request(tmp_path, start_authy_emulator):
     assert "AUTHY_API_KEY" in line
     assert WRONG_KEY not in result.stdout + result.stderr
     assert instance_job_names(Path(env["DAGSTER_HOME"])) == ["authy_user_ids_job"]
+
+
+def test_run_key_test_counts_as_attempt(tmp_path, start_authy_emulator):
+    # The key test picks the first user; a 500 for it leaves one attempt to the batch run, so
+    # the user gets max_attempts_per_run (2) requests in all, not 3.
+    failing_user = 5
+    population = tmp_path / "population.jsonl"
+    population.write_text(json.dumps({"authy_id": failing_user, "fault": "500"}) + "\n")
+    emulator = start_authy_emulator(
+        rate_limit=int(FAST_RATE_LIMIT), population_file=population, population_size=20
+    )
+    ids_file = tmp_path / "authy_user_ids.csv"
+    ids_file.write_text("authy_id\n" + "".join(f"{authy_id}\n" for authy_id in range(5, 15)))
+    env = cli_env(
+        tmp_path,
+        AUTHY_API_URL=emulator.url,
+        AUTHY_API_KEY=API_KEY,
+        AUTHY_USER_IDS=str(ids_file),
+        AUTHY_DATA_DIR=str(tmp_path / "data"),
+        AUTHY_RATE_LIMIT=FAST_RATE_LIMIT,
+    )
+
+    result = run_export(tmp_path, env)
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"one request (authy_id {failing_user} " in result.stdout
+    requests = emulator.stats()["requests_per_user"]
+    assert requests[str(failing_user)] == 2
+    assert all(requests[str(authy_id)] == 1 for authy_id in range(6, 15)), requests
+    export = pq.read_table(tmp_path / "data" / "exports" / "authy_phone_numbers.parquet")
+    statuses = dict(zip(export.column("authy_id").to_pylist(), export.column("status").to_pylist()))
+    assert statuses[failing_user] == "server_error"
 
 
 def test_run_all_batches_failed(tmp_path, start_authy_emulator):

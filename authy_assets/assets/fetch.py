@@ -12,6 +12,7 @@ from authy_assets.client.fetch import FetchProgress, fetch_users
 from authy_assets.client.store import LedgerRow, RequestLedger, month_of
 from authy_assets.files import write_parquet_atomically
 from authy_assets.partitions import batches_partitions
+from authy_assets.preflight import KEY_TEST_TAG
 from authy_assets.resources import AuthyApiResource, AuthyStorageResource
 from authy_assets.schema import RAW_RESPONSES_SCHEMA, table_from_rows
 
@@ -52,6 +53,7 @@ def authy_raw_responses(
         authy_ids,
         batch_key=batch_key,
         run_id=context.run.run_id,
+        earlier_run_ids=[tag for tag in [context.run.tags.get(KEY_TEST_TAG)] if tag],
         on_progress=log_progress,
         log=context.log,
     )

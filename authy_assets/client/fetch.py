@@ -94,19 +94,29 @@ def fetch_users(
     *,
     batch_key: str | None = None,
     run_id: str | None = None,
+    earlier_run_ids: Sequence[str] = (),
     on_progress: ProgressCallback | None = None,
     log: logging.Logger | logging.LoggerAdapter = logger,
 ) -> FetchReport:
     """Request the phone number of every user in ``authy_ids`` who has no final response yet.
 
     Users with a final response this month (ok, not found, export disabled, another API error)
-    are skipped, and so are users whose monthly quota is spent. Raises
+    are skipped, and so are users whose monthly quota is spent. Requests stored under
+    ``earlier_run_ids`` count toward ``max_attempts_per_run``, like the key test that
+    `authy-assets run` sends before its batch runs. Raises
     :class:`AuthyUnauthorizedError` when the API rejects the key, and
     :class:`AuthyUnreachableError` when no connection to it can be opened. Raises ValueError
     before any request when an id is not an integer from 1 to 2**63 - 1.
     """
     ids = [checked_authy_id(value) for value in authy_ids]
-    fetch = _Fetch(settings, ids, batch_key=batch_key, run_id=run_id, log=log)
+    fetch = _Fetch(
+        settings,
+        ids,
+        batch_key=batch_key,
+        run_id=run_id,
+        earlier_run_ids=list(earlier_run_ids),
+        log=log,
+    )
     return asyncio.run(fetch.run(on_progress))
 
 
@@ -118,9 +128,11 @@ class _Fetch:
         *,
         batch_key: str | None,
         run_id: str | None,
+        earlier_run_ids: list[str],
         log: logging.Logger | logging.LoggerAdapter,
     ) -> None:
         self.settings = settings
+        self.earlier_run_ids = earlier_run_ids
         self.authy_ids = authy_ids
         self.batch_key = batch_key
         self.run_id = run_id
@@ -178,12 +190,18 @@ class _Fetch:
     def _users_to_fetch(self) -> list[int]:
         latest = self.ledger.latest_statuses(self.authy_ids, month=self.month)
         spent = self.ledger.spent(self.authy_ids, month=self.month)
+        self.attempts_this_run.update(
+            self.ledger.counted_by_runs(self.authy_ids, self.earlier_run_ids, month=self.month)
+        )
         to_fetch = []
         for authy_id in self.authy_ids:
             if latest.get(authy_id) in FINAL_STATUSES:
                 self.report.users_skipped += 1
             elif spent.get(authy_id, 0) >= self.settings.monthly_quota:
                 self.report.users_quota_exhausted += 1
+            elif self.attempts_this_run[authy_id] >= self.settings.max_attempts_per_run:
+                # The key test of this run already spent the user's attempts.
+                self.report.users_skipped += 1
             else:
                 to_fetch.append(authy_id)
         self.users_done = len(self.authy_ids) - len(to_fetch)

@@ -182,6 +182,25 @@ class RequestLedger:
                 ),
             )
 
+    def counted_by_runs(
+        self, authy_ids: Iterable[int], run_ids: Sequence[str], *, month: str
+    ) -> dict[int, int]:
+        """Return how many counted requests each of these users got this month from these runs."""
+        counts: dict[int, int] = {}
+        if not run_ids:
+            return counts
+        run_marks = ",".join("?" * len(run_ids))
+        for chunk in _chunks(list(authy_ids)):
+            marks = ",".join("?" * len(chunk))
+            rows = self._connection.execute(
+                "SELECT authy_id, COUNT(*) FROM requests"
+                f" WHERE api_scope = ? AND month = ? AND counted = 1 AND run_id IN ({run_marks})"
+                f" AND authy_id IN ({marks}) GROUP BY authy_id",
+                (self.api_scope, month, *run_ids, *chunk),
+            )
+            counts.update((authy_id, count) for authy_id, count in rows)
+        return counts
+
     def key_rejected_at(self) -> float | None:
         """Return when the API rejected the key (HTTP 401) if that is its newest response.
 
