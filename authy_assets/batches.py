@@ -32,6 +32,11 @@ BATCH_KEY_PREFIX = "batch-"
 BATCH_KEY_DIGITS = 6
 # Keys keep a fixed width so that they sort as text, which a seventh digit would break.
 MAX_BATCHES = 10**BATCH_KEY_DIGITS - 1
+# A batch is one Dagster partition, fetched in one run, and the assets of that run hold all of
+# its rows in memory: its responses, then its phone rows. A million users (about 11 hours at
+# 1500 requests a minute) is more than any run should take, and a larger value is a typo. The
+# bound also keeps the batch arithmetic within int64.
+MAX_BATCH_SIZE = 1_000_000
 SCHEMA_VERSION = "1"
 
 _BATCH_KEY_RE = re.compile(rf"{BATCH_KEY_PREFIX}(\d{{{BATCH_KEY_DIGITS}}})")
@@ -84,10 +89,12 @@ def batch_number(key: str) -> int:
 
 
 def validate_batch_size(batch_size: int) -> int:
+    """Return ``batch_size`` as an int, or raise BatchAssignmentError outside 1 to MAX_BATCH_SIZE."""
+    expected = f"an integer >= 1 and <= {MAX_BATCH_SIZE:,}"
     if isinstance(batch_size, bool) or not isinstance(batch_size, int | np.integer):
-        raise BatchAssignmentError(f"batch_size must be an integer >= 1, got {batch_size!r}")
-    if batch_size < 1:
-        raise BatchAssignmentError(f"batch_size must be an integer >= 1, got {batch_size}")
+        raise BatchAssignmentError(f"batch_size must be {expected}, got {batch_size!r}")
+    if not 1 <= batch_size <= MAX_BATCH_SIZE:
+        raise BatchAssignmentError(f"batch_size must be {expected}, got {batch_size}")
     return int(batch_size)
 
 

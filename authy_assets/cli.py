@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import re
 import sys
 import uuid
 from collections import Counter
@@ -16,6 +17,7 @@ import click
 
 from authy_assets.instance import prepare_dagster_home
 from authy_assets.paths import DEFAULT_DAGSTER_HOME
+from authy_assets.stop_signals import StopRequested, stop_children, stop_on_signals
 
 if TYPE_CHECKING:
     import dagster as dg
@@ -50,6 +52,7 @@ def main() -> None:
 def run(parallel: int) -> None:
     """Materialize every asset for every batch against AUTHY_API_URL."""
     settings = _load_settings()
+    _check_id_list(Path(settings.storage.user_ids_path))
     home = _use_project_instance()
 
     import dagster as dg
@@ -82,10 +85,18 @@ def run(parallel: int) -> None:
             )
 
         batch_keys = current_batch_keys(settings.storage.user_ids_file)
-        click.echo(f"{len(batch_keys)} batches to fetch, {parallel} at a time")
+        noun = "batch" if len(batch_keys) == 1 else "batches"
+        click.echo(f"{len(batch_keys)} {noun} to fetch, {parallel} at a time")
         key_test_id = f"key-test-{uuid.uuid4().hex}"
-        _test_api_key(settings, key_test_id)
-        failures = _fetch_batches(pool, batch_keys, key_test_id)
+        try:
+            with stop_on_signals():
+                _test_api_key(settings, key_test_id)
+                failures = _fetch_batches(pool, batch_keys, key_test_id)
+        except StopRequested as stop:
+            pool.shutdown(wait=False, cancel_futures=True)
+            click.echo(f"Stopping on {stop.signal_name}: ending the batch runs in progress", err=True)
+            stop_children()
+            _stop(stop)
 
         # Still inside the pool's block, so the export does not wait for the batch processes
         # to shut down.
@@ -107,6 +118,26 @@ def _load_settings() -> RunSettings:
         return load_run_settings()
     except ValueError as error:
         _fail(str(error))
+
+
+def _check_id_list(path: Path) -> None:
+    """Read the id list once before any run, so that an unreadable list is one error line.
+
+    Inside the authy_user_ids run the same error would also print Dagster's stack trace.
+    """
+    from authy_assets.ids import IdListError, read_user_ids
+
+    try:
+        id_list = read_user_ids(path)
+    except IdListError as error:
+        _fail(f"AUTHY_USER_IDS: {error}")
+    if not len(id_list.ids):
+        first = id_list.rejects[0]
+        _fail(
+            f"AUTHY_USER_IDS: the id list {path} has no valid user ids ({id_list.rejected_count}"
+            f" lines were rejected; the first is line {first.line_number}: {first.reason}). Fix"
+            " the file or point AUTHY_USER_IDS at another one"
+        )
 
 
 def _test_api_key(settings: RunSettings, key_test_id: str) -> None:
@@ -178,11 +209,25 @@ def first_error(result: dg.ExecuteInProcessResult) -> str:
     return " ".join(line.strip() for line in text.splitlines() if line.strip())
 
 
+def _stop(stop: StopRequested) -> NoReturn:
+    """Exit with status 128 plus the signal number, as a shell reports a process it stopped."""
+    click.echo(
+        f"Error: stopped by {stop.signal_name} before every batch was fetched. Every response"
+        " received so far is stored in the ledger, and the export was not rebuilt. Run"
+        " `authy-assets run` again to fetch the rest.",
+        err=True,
+    )
+    sys.exit(128 + stop.signal_number)
+
+
 def _fail(message: str) -> NoReturn:
     """Stop the command with a one-line error that never contains the API key."""
     api_key = os.environ.get("AUTHY_API_KEY", "").strip()
     if api_key:
-        message = message.replace(api_key, "<AUTHY_API_KEY>")
+        # Only whole occurrences: a short test key such as "k" must not cut into paths and
+        # words of the message, which would also show what the key is.
+        whole_key = rf"(?<![A-Za-z0-9]){re.escape(api_key)}(?![A-Za-z0-9])"
+        message = re.sub(whole_key, "<AUTHY_API_KEY>", message)
     raise click.ClickException(" ".join(message.splitlines()))
 
 

@@ -8,8 +8,10 @@ import queue
 import re
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
+import time
 import threading
 from collections import Counter
 from collections.abc import Iterator
@@ -258,6 +260,16 @@ INVALID_SETTINGS = [
     ("AUTHY_BATCH_SIZE", "1_000", ["got '1_000'"]),
     ("AUTHY_RATE_LIMIT", "1e3", ["must be a whole number of at least 1, got '1e3'"]),
     ("AUTHY_RATE_LIMIT", "0", ["got '0'", "1500"]),
+    (
+        "AUTHY_BATCH_SIZE",
+        "99999999999999999999",
+        ["must be a whole number from 1 to 1,000,000, got '99999999999999999999'", "1000"],
+    ),
+    (
+        "AUTHY_RATE_LIMIT",
+        "99999999999999999999",
+        ["must be a whole number from 1 to 1,000,000, got '99999999999999999999'", "1500"],
+    ),
     ("AUTHY_API_URL", "ftp://127.0.0.1:21", ["'ftp://127.0.0.1:21'", "https://"]),
     ("AUTHY_API_URL", "http://api.authy.com", ["'http://api.authy.com'", "https://"]),
     ("AUTHY_API_KEY", "two words", ["space"]),
@@ -437,7 +449,41 @@ def test_run_invalid_id_list_names_variable(tmp_path):
     assert "AUTHY_USER_IDS" in line
     assert str(ids_file) in line
     assert "no valid user ids" in line
-    assert instance_job_names(Path(env["DAGSTER_HOME"])) == ["authy_user_ids_job"]
+    assert "line 2: " in line
+    assert "Stack Trace" not in result.stderr
+    assert instance_job_names(Path(env["DAGSTER_HOME"])) == []
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "expected"),
+    [
+        ("empty.csv", b"", "is empty"),
+        ("image.csv", b"\x89PNG\r\n\x1a\n" + bytes(range(256)), "PNG"),
+        ("utf16.csv", "authy_id\n1\n".encode("utf-16"), "UTF"),
+    ],
+)
+def test_run_unreadable_id_list_is_one_line(tmp_path, name, content, expected):
+    ids_file = tmp_path / name
+    ids_file.write_bytes(content)
+    # A one-letter key that occurs inside the path and the message must not be replaced there.
+    env = cli_env(
+        tmp_path,
+        AUTHY_API_URL="http://127.0.0.1:9",
+        AUTHY_API_KEY="e",
+        AUTHY_USER_IDS=str(ids_file),
+        AUTHY_DATA_DIR=str(tmp_path / "data"),
+    )
+
+    result = run_export(tmp_path, env)
+
+    assert result.returncode == 1, result.stdout + result.stderr
+    (line,) = error_lines(result.stderr)
+    assert line.startswith("Error: AUTHY_USER_IDS: ")
+    assert str(ids_file) in line
+    assert expected in line
+    assert "<AUTHY_API_KEY>" not in line
+    assert "Traceback" not in result.stderr
+    assert "Stack Trace" not in result.stderr
 
 
 def start_emulator_process(tmp_path: Path, *args: str) -> subprocess.Popen[str]:
@@ -524,3 +570,85 @@ def test_emulator_without_api_key_fails(tmp_path):
 
     assert result.returncode != 0
     assert "AUTHY_API_KEY" in result.stderr
+
+
+def _ledger_requests(data_dir: Path) -> dict[int, int]:
+    with sqlite3.connect(data_dir / "state" / "authy_ledger.sqlite3") as connection:
+        rows = connection.execute("SELECT authy_id, COUNT(*) FROM requests GROUP BY authy_id")
+        return dict(rows.fetchall())
+
+
+def _group_alive(group_id: int) -> bool:
+    try:
+        os.killpg(group_id, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+@pytest.mark.parametrize(
+    ("stop_signal", "to_group"),
+    [(signal.SIGINT, True), (signal.SIGTERM, False)],
+    ids=["ctrl-c-to-group", "sigterm-to-main"],
+)
+def test_run_stops_on_signal(tmp_path, start_authy_emulator, stop_signal, to_group):
+    # Ctrl-C sends SIGINT to every process of the terminal's group; `timeout` and service
+    # managers send SIGTERM to the main process alone. Either must stop every batch process.
+    users = 300
+    emulator = start_authy_emulator(rate_limit=600, population_size=users)
+    ids_file = tmp_path / "authy_user_ids.csv"
+    ids_file.write_text("authy_id\n" + "".join(f"{authy_id}\n" for authy_id in range(1, users + 1)))
+    data_dir = tmp_path / "data"
+    env = cli_env(
+        tmp_path,
+        AUTHY_API_URL=emulator.url,
+        AUTHY_API_KEY=API_KEY,
+        AUTHY_USER_IDS=str(ids_file),
+        AUTHY_DATA_DIR=str(data_dir),
+        AUTHY_BATCH_SIZE="50",
+        AUTHY_RATE_LIMIT="600",
+    )
+    process = subprocess.Popen(
+        [CLI, "run"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while emulator.stats()["requests_total"] < 20:
+            assert process.poll() is None, process.communicate()
+            assert time.monotonic() < deadline, "the run sent too few requests"
+            time.sleep(0.1)
+        if to_group:
+            os.killpg(process.pid, stop_signal)
+        else:
+            process.send_signal(stop_signal)
+        stdout, stderr = process.communicate(timeout=120)
+    finally:
+        if _group_alive(process.pid):
+            os.killpg(process.pid, signal.SIGKILL)
+
+    assert process.returncode == 128 + stop_signal, stdout + stderr
+    (line,) = error_lines(stderr)
+    assert f"stopped by {signal.Signals(stop_signal).name}" in line
+    assert "authy-assets run` again" in line
+    deadline = time.monotonic() + 30
+    while _group_alive(process.pid):
+        assert time.monotonic() < deadline, "a batch process outlived the stopped run"
+        time.sleep(0.1)
+    sent = emulator.stats()["requests_per_user"]
+    assert sum(sent.values()) < users, "the run fetched every user before it stopped"
+    recorded = _ledger_requests(data_dir)
+    for authy_id, count in sent.items():
+        assert recorded.get(int(authy_id), 0) >= count, f"user {authy_id} sent but not recorded"
+
+    rerun = run_export(tmp_path, env)
+
+    assert rerun.returncode == 0, rerun.stdout + rerun.stderr
+    export = pq.read_table(data_dir / "exports" / "authy_phone_numbers.parquet")
+    assert export.num_rows == users
+    assert max(emulator.stats()["requests_per_user"].values()) <= 3

@@ -8,7 +8,15 @@ from typing import Any
 
 import pytest
 
-from authy_assets.client.settings import AuthySettingsError, FetchSettings, check_base_url
+from authy_assets.client.settings import (
+    MAX_ATTEMPTS_PER_RUN,
+    MAX_CONCURRENCY,
+    MAX_MONTHLY_QUOTA,
+    MAX_RATE_LIMIT,
+    AuthySettingsError,
+    FetchSettings,
+    check_base_url,
+)
 
 API_KEY = "SETTINGSKEY-0b7e1c9d4f2a-do-not-leak"
 
@@ -176,6 +184,47 @@ def test_whole_number_settings_rejected(name: str, value: object) -> None:
 @pytest.mark.parametrize("name", AT_LEAST_ONE)
 def test_whole_number_settings_accepted(name: str) -> None:
     assert getattr(make_settings(**{name: 1}), name) == 1
+
+
+WHOLE_NUMBER_MAXIMUMS = {
+    "concurrency": MAX_CONCURRENCY,
+    "rate_limit": MAX_RATE_LIMIT,
+    "monthly_quota": MAX_MONTHLY_QUOTA,
+    "max_attempts_per_run": MAX_ATTEMPTS_PER_RUN,
+}
+
+
+def test_every_whole_number_setting_has_maximum() -> None:
+    assert sorted(WHOLE_NUMBER_MAXIMUMS) == sorted(AT_LEAST_ONE)
+
+
+@pytest.mark.parametrize(("name", "maximum"), WHOLE_NUMBER_MAXIMUMS.items())
+def test_whole_number_maximum_accepted(name: str, maximum: int) -> None:
+    assert getattr(make_settings(**{name: maximum}), name) == maximum
+
+
+@pytest.mark.parametrize(("name", "maximum"), WHOLE_NUMBER_MAXIMUMS.items())
+def test_whole_number_above_maximum_rejected(name: str, maximum: int) -> None:
+    for value in [maximum + 1, 99999999999999999999]:
+        with pytest.raises(AuthySettingsError) as caught:
+            make_settings(**{name: value})
+
+        message = str(caught.value)
+        assert message.startswith(f"{name} must be a whole number from 1 to {maximum:,}")
+        assert message.endswith(f"got {value}")
+
+
+def test_rate_limit_maximum_covers_emulator_rates() -> None:
+    # The CLI tests run the emulator and the client at 60,000 requests a minute.
+    assert MAX_RATE_LIMIT >= 60_000
+
+
+@pytest.mark.parametrize("name", [*POSITIVE_SECONDS, *NOT_NEGATIVE_SECONDS])
+def test_seconds_beyond_float_range_rejected(name: str) -> None:
+    with pytest.raises(AuthySettingsError) as caught:
+        make_settings(**{name: 10**400})
+
+    assert str(caught.value).startswith(f"{name} must be a")
 
 
 @pytest.mark.parametrize("name", NOT_NEGATIVE_SECONDS)

@@ -195,3 +195,44 @@ def test_materialization_shows_schema(sample: tuple[SampleExport, datetime]) -> 
     assert metadata["schema_version"].value == EXPORT_SCHEMA_VERSION
     assert metadata["dagster/row_count"].value == pq.read_metadata(export.export_file).num_rows
     assert metadata["path"].value == str(export.export_file)
+
+
+# Columns whose documented example depends on when the sample was built.
+EXAMPLES_NOT_IN_SAMPLE = {"fetched_at"}
+
+
+def example_text(value: object) -> str:
+    """Return ``value`` as the document's example cells write it."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def test_documented_examples_occur_in_export(sample: tuple[SampleExport, datetime]) -> None:
+    export, _ = sample
+    table = pq.read_table(export.export_file)
+    for row in markdown_table(read_schema_doc(), EXPORT_COLUMNS_MARKER):
+        (name,) = code_spans(row["column"])
+        if name in EXAMPLES_NOT_IN_SAMPLE:
+            continue
+        (example,) = code_spans(row["example"])
+        values = {example_text(value) for value in table.column(name).to_pylist()}
+        assert example in values, f"{name}: example {example!r} is not in the sample export"
+
+
+def test_rows_with_response_have_problem(sample: tuple[SampleExport, datetime]) -> None:
+    export, _ = sample
+    rows = pq.read_table(export.export_file).to_pylist()
+    not_ok = [row for row in rows if row["status"] != "ok"]
+
+    assert not_ok
+    for row in not_ok:
+        status = row["http_status"]
+        if status is None:
+            assert row["problem"] is None, row["status"]
+        elif 200 <= status <= 299:
+            assert row["problem"].startswith("2xx "), row["status"]
+        else:
+            assert row["problem"].startswith(f"HTTP {status}"), row["status"]
+        assert row["phone_number"] is None, row["status"]
+        assert row["region_code"] is None, row["status"]

@@ -133,6 +133,13 @@ def test_export_without_rows(empty: tuple[Path, dg.ExecuteInProcessResult]) -> N
     assert verify_ready.num_rows == 0
     assert field_list(verify_ready.schema) == field_list(VERIFY_READY_SCHEMA)
     assert outputs.summary_html.exists()
+    # The summary says that the export lacks the users of the batch never fetched.
+    page = outputs.summary_html.read_text(encoding="utf-8")
+    users = materialization.metadata["users_without_row"].value
+    assert users > 0
+    assert f"Partial export: {users} users of the id list have no row yet." in page
+    assert "batch-000001" in page
+    assert "Partial export" in materialization.metadata["summary"].value
 
 
 def test_empty_export_readers(empty: tuple[Path, dg.ExecuteInProcessResult]) -> None:

@@ -417,8 +417,11 @@ def test_parquet_missing_column(tmp_path: Path) -> None:
     path = tmp_path / "ids.parquet"
     _write_parquet(path, pa.table({"user": [1], "phone": ["x"]}))
 
-    with pytest.raises(IdListError, match=r"columns found: \['user', 'phone'\]"):
+    with pytest.raises(IdListError, match=r"columns found: \['user', 'phone'\]") as raised:
         read_user_ids(path)
+    # A Parquet file has no header line to delete, unlike a CSV file.
+    assert "header line" not in str(raised.value)
+    assert "column named authy_id" in str(raised.value)
 
 
 def test_parquet_float_column(tmp_path: Path) -> None:

@@ -45,19 +45,26 @@ def authy_phone_export(
     missing = collected.missing_batches
     if missing:
         context.log.warning(
-            f"{len(missing)} of {len(collected.batch_keys)} batches have no phone table yet and"
-            f" are left out of the export: {', '.join(missing[:MISSING_BATCHES_LISTED])};"
+            f"{len(missing)} of {len(collected.batch_keys)} batches"
+            f" {'has' if len(missing) == 1 else 'have'} no phone table yet and"
+            f" {'is' if len(missing) == 1 else 'are'} left out of the export:"
+            f" {', '.join(missing[:MISSING_BATCHES_LISTED])};"
             " materialize authy_phone_numbers for them"
         )
 
     written = write_export(
-        collected.table, export_outputs(authy_storage.export_file), datetime.now(UTC)
+        collected.table,
+        export_outputs(authy_storage.export_file),
+        datetime.now(UTC),
+        users_without_row=collected.users_without_row,
+        missing_batches=collected.missing_batches,
     )
 
     by_status = written.summary.by_status
     context.log.info(
-        f"export written: {collected.table.num_rows} users from {collected.batches_read}"
-        " batches, "
+        f"export written: {collected.table.num_rows}"
+        f" {'user' if collected.table.num_rows == 1 else 'users'} from {collected.batches_read}"
+        f" {'batch' if collected.batches_read == 1 else 'batches'}, "
         + ", ".join(f"{count} {status}" for status, count in sorted(by_status.items()))
         + f"; {written.verify_ready.ready_rows} verify-ready"
     )

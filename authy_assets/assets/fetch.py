@@ -68,7 +68,9 @@ def authy_raw_responses(
     write_parquet_atomically(table, path)
 
     context.log.info(
-        f"{batch_key}: {report.requests_sent} requests sent for {len(authy_ids)} users in"
+        f"{batch_key}: {report.requests_sent}"
+        f" {'request' if report.requests_sent == 1 else 'requests'} sent for {len(authy_ids)}"
+        f" {'user' if len(authy_ids) == 1 else 'users'} in"
         f" {report.seconds:.1f} s; {report.users_skipped} already answered this month"
     )
     statuses_this_month = Counter(row.status or "no_answer" for row in rows)

@@ -109,7 +109,8 @@ def authy_phone_numbers(
     write_parquet_atomically(table, path)
 
     by_status = Counter(row["status"] for row in rows)
-    context.log.info(f"{batch_key}: {len(rows)} users, " + ", ".join(
+    users = f"{len(rows)} {'user' if len(rows) == 1 else 'users'}"
+    context.log.info(f"{batch_key}: {users}, " + ", ".join(
         f"{count} {status}" for status, count in sorted(by_status.items())
     ))
     return dg.MaterializeResult(
@@ -156,7 +157,10 @@ def check_batch(
             check_name="one_row_per_user",
             passed=not (missing or repeated or unexpected),
             severity=dg.AssetCheckSeverity.ERROR,
-            description=f"{batch_key}: {len(rows)} rows for {len(expected)} users",
+            description=(
+                f"{batch_key}: {len(rows)} {'row' if len(rows) == 1 else 'rows'} for"
+                f" {len(expected)} {'user' if len(expected) == 1 else 'users'}"
+            ),
             metadata={
                 "batch": batch_key,
                 "users": len(expected),
@@ -179,7 +183,7 @@ def _listing_check(
         check_name=name,
         passed=not authy_ids,
         severity=severity,
-        description=f"{batch_key}: {len(authy_ids)} users",
+        description=f"{batch_key}: {len(authy_ids)} {'user' if len(authy_ids) == 1 else 'users'}",
         metadata={
             "batch": batch_key,
             "count": len(authy_ids),

@@ -47,14 +47,17 @@ def authy_user_ids(
     make_private(authy_storage.rejects_file)
     if not len(id_list.ids):
         raise dg.Failure(
-            f"the id list {source} has no valid user ids ({id_list.rejected_count} lines were"
-            f" rejected, see {authy_storage.rejects_file}): fix the file or point AUTHY_USER_IDS at"
+            f"the id list {source} has no valid user ids ({id_list.rejected_count}"
+            f" {'line was' if id_list.rejected_count == 1 else 'lines were'} rejected, see"
+            f" {authy_storage.rejects_file}): fix the file or point AUTHY_USER_IDS at"
             " another one"
         )
 
     if id_list.rejected_count:
         context.log.warning(
-            f"{id_list.rejected_count} lines of {source} were rejected; the first is line"
+            f"{id_list.rejected_count}"
+            f" {'line' if id_list.rejected_count == 1 else 'lines'} of {source}"
+            f" {'was' if id_list.rejected_count == 1 else 'were'} rejected; the first is line"
             f" {id_list.rejects[0].line_number}: {id_list.rejects[0].reason}"
         )
 
@@ -67,7 +70,8 @@ def authy_user_ids(
     batch_keys = sorted(set(frame["batch_key"]))
     context.instance.add_dynamic_partitions(BATCHES_PARTITION_NAME, batch_keys)
     context.log.info(
-        f"{len(table)} distinct user ids in {len(batch_keys)} batches"
+        f"{len(table)} distinct user {'id' if len(table) == 1 else 'ids'} in {len(batch_keys)}"
+        f" {'batch' if len(batch_keys) == 1 else 'batches'}"
         f" ({len(result.new_batch_keys)} new); {id_list.duplicates} duplicates collapsed"
     )
 

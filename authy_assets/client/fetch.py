@@ -206,9 +206,12 @@ class _Fetch:
                 to_fetch.append(authy_id)
         self.users_done = len(self.authy_ids) - len(to_fetch)
         if self.users_done:
+            skipped = self.report.users_skipped
+            exhausted = self.report.users_quota_exhausted
             self.log.info(
-                f"{self.report.users_skipped} users already have a final response this month and"
-                f" {self.report.users_quota_exhausted} have spent this month's quota of"
+                f"{skipped} {'user already has' if skipped == 1 else 'users already have'} a"
+                f" final response this month and {exhausted}"
+                f" {'has' if exhausted == 1 else 'have'} spent this month's quota of"
                 f" {self.settings.monthly_quota} requests; neither group is asked again"
             )
         return to_fetch
@@ -339,11 +342,16 @@ class _Fetch:
                 self.report.requests_sent == self.consecutive_connect_failures == 1
                 or self.consecutive_connect_failures >= MAX_CONSECUTIVE_CONNECT_FAILURES
             ):
+                failures = self.consecutive_connect_failures
+                failed = (
+                    "the first attempt failed, and it did"
+                    if failures == 1
+                    else f"{failures} attempts in a row failed, and they did"
+                )
                 raise AuthyUnreachableError(
-                    f"could not connect to the Authy API at {settings.base_url}"
-                    f" ({self.consecutive_connect_failures} attempts in a row failed): check"
-                    " AUTHY_API_URL and the network, then run again; the failed attempts did not"
-                    " reach the API and spent no user's quota"
+                    f"could not connect to the Authy API at {settings.base_url} ({failed} not"
+                    " reach the API or spend any user's quota): check AUTHY_API_URL and the"
+                    " network, then run again"
                 )
             status = ExportStatus.connection_error
         else:

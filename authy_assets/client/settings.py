@@ -13,6 +13,16 @@ from urllib.parse import urlsplit
 
 _SCOPE_LABEL = b"authy-assets ledger scope"
 
+# Upper bounds of the whole-number settings. Each is far above any useful value, so a larger
+# value is a typo that would otherwise run with nonsense limits or fail deep inside a run.
+# The real API allows 1500 requests a minute, and the emulator tests run at up to 60,000.
+MAX_RATE_LIMIT = 1_000_000
+# One asyncio task per request in flight, and one httpx client per 8 of them.
+MAX_CONCURRENCY = 10_000
+# The real API allows 3 requests per user a month.
+MAX_MONTHLY_QUOTA = 1_000
+MAX_ATTEMPTS_PER_RUN = 1_000
+
 
 class AuthySettingsError(ValueError):
     """A client setting is invalid; the message names the setting and how to fix it."""
@@ -54,16 +64,20 @@ class FetchSettings:
                 raise AuthySettingsError(
                     f"{name} must be a positive number of seconds, got {value!r}"
                 )
-        at_least_one = {
-            "concurrency": self.concurrency,
-            "rate_limit": self.rate_limit,
-            "monthly_quota": self.monthly_quota,
-            "max_attempts_per_run": self.max_attempts_per_run,
+        whole_numbers = {
+            "concurrency": (self.concurrency, MAX_CONCURRENCY),
+            "rate_limit": (self.rate_limit, MAX_RATE_LIMIT),
+            "monthly_quota": (self.monthly_quota, MAX_MONTHLY_QUOTA),
+            "max_attempts_per_run": (self.max_attempts_per_run, MAX_ATTEMPTS_PER_RUN),
         }
-        for name, value in at_least_one.items():
+        for name, (value, maximum) in whole_numbers.items():
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise AuthySettingsError(
                     f"{name} must be a whole number of at least 1, got {value!r}"
+                )
+            if value > maximum:
+                raise AuthySettingsError(
+                    f"{name} must be a whole number from 1 to {maximum:,}, got {value!r}"
                 )
         not_negative = {
             "rate_margin_seconds": self.rate_margin_seconds,
@@ -161,11 +175,13 @@ def check_base_url(base_url: str) -> None:
 
 
 def _is_finite_number(value: object) -> bool:
-    return (
-        not isinstance(value, bool)
-        and isinstance(value, (int, float))
-        and math.isfinite(value)
-    )
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        # An int beyond the float range, such as 10**400.
+        return False
 
 
 def _is_loopback(host: str) -> bool:

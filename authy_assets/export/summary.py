@@ -4,6 +4,7 @@ Only counts leave this module: no phone number, id or other per-user value.
 """
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from html import escape
 
@@ -22,6 +23,7 @@ POSSIBLE_NOT_VALID_LABEL = "possible but not valid"
 NOT_POSSIBLE_LABEL = "not possible"
 
 READY_LABEL = "verify-ready"
+MISSING_BATCHES_LISTED = 20
 
 
 @dataclass(frozen=True)
@@ -39,19 +41,39 @@ class ExportSummary:
     by_validity: dict[str, int]
     verify_ready_rows: int
     left_out_by_reason: dict[str, int]
+    # Users of the id list whose batch has no phone table yet, and those batches.
+    users_without_row: int = 0
+    missing_batches: tuple[str, ...] = ()
+
+    @property
+    def partial_note(self) -> str | None:
+        """Return a sentence saying that the export lacks users, or None when it lacks none."""
+        if not self.users_without_row and not self.missing_batches:
+            return None
+        listed = ", ".join(self.missing_batches[:MISSING_BATCHES_LISTED])
+        if len(self.missing_batches) > MISSING_BATCHES_LISTED:
+            listed += f" and {len(self.missing_batches) - MISSING_BATCHES_LISTED} more"
+        batches = f" The batches without a phone table are {listed}." if listed else ""
+        return (
+            f"Partial export: {self.users_without_row} users of the id list have no row yet."
+            f"{batches} Materialize authy_phone_numbers for them, then rebuild the export."
+        )
 
     @property
     def verify_ready(self) -> dict[str, int]:
         return {READY_LABEL: self.verify_ready_rows, **self.left_out_by_reason}
 
     def sections(self) -> list[tuple[str, dict[str, int]]]:
-        """Return (title, counts by label) for each chart, in the order the report shows them."""
+        """Return (title, counts by label) for each chart, in the order the report shows them.
+
+        The region chart comes last because it can have over 200 rows.
+        """
         return [
             ("Users by status", self.by_status),
-            ("Users by region", self.by_region),
-            ("Users by number type", self.by_number_type),
-            ("Users by validity", self.by_validity),
             ("Verify-ready users and reasons for leaving users out", self.verify_ready),
+            ("Users by validity", self.by_validity),
+            ("Users by number type", self.by_number_type),
+            ("Users by region", self.by_region),
         ]
 
 
@@ -67,7 +89,13 @@ def _validity_label(is_possible: bool | None, is_valid: bool | None) -> str:
     return NOT_POSSIBLE_LABEL
 
 
-def summarize_export(export: pa.Table, selection: VerifyReadySelection) -> ExportSummary:
+def summarize_export(
+    export: pa.Table,
+    selection: VerifyReadySelection,
+    *,
+    users_without_row: int = 0,
+    missing_batches: Sequence[str] = (),
+) -> ExportSummary:
     """Count the users of ``export`` (the phone-number table's columns) for the summary."""
     columns = ["status", "region_code", "number_type", "is_possible", "is_valid"]
     by_status: Counter[str] = Counter()
@@ -94,6 +122,8 @@ def summarize_export(export: pa.Table, selection: VerifyReadySelection) -> Expor
         by_validity=_most_common_first(by_validity),
         verify_ready_rows=selection.ready_rows,
         left_out_by_reason=dict(selection.left_out_by_reason),
+        users_without_row=users_without_row,
+        missing_batches=tuple(missing_batches),
     )
 
 
@@ -105,6 +135,8 @@ def _markdown_cell(label: str) -> str:
 def summary_markdown(summary: ExportSummary) -> str:
     """Render every section of ``summary`` as a Markdown table of labels and user counts."""
     lines = [f"**{summary.users} users**, {summary.verify_ready_rows} verify-ready."]
+    if summary.partial_note:
+        lines += ["", f"**{_markdown_cell(summary.partial_note)}**"]
     for title, counts in summary.sections():
         lines += ["", f"**{title}**", "", "| | users |", "|---|---:|"]
         if not counts:

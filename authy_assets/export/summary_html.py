@@ -15,6 +15,7 @@ td.count { text-align: right; font-variant-numeric: tabular-nums; }
 td.chart { width: 20rem; }
 div.bar { background: #4c78a8; height: 0.9rem; min-width: 1px; }
 p.note { color: #57606a; }
+p.warning { color: #9a6700; font-weight: 600; }
 """.strip()
 
 
@@ -60,6 +61,8 @@ def render_summary_html(summary: ExportSummary, written_at: datetime, schema_ver
         f" Written at {escape(written_at.isoformat())}, schema version"
         f" {escape(schema_version)}. Bars are relative to the largest count of each chart.</p>",
     ]
+    if summary.partial_note:
+        lines.append(f'<p class="warning">{escape(summary.partial_note)}</p>')
     for title, counts in summary.sections():
         lines += _section_html(title, counts)
     lines += ["</body>", "</html>", ""]

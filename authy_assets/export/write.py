@@ -1,5 +1,6 @@
 """Writing of every file of one export: the Parquet export, the verify-ready files, the summary."""
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -26,7 +27,14 @@ class WrittenExport:
     summary: ExportSummary
 
 
-def write_export(table: pa.Table, outputs: ExportOutputs, written_at: datetime) -> WrittenExport:
+def write_export(
+    table: pa.Table,
+    outputs: ExportOutputs,
+    written_at: datetime,
+    *,
+    users_without_row: int = 0,
+    missing_batches: Sequence[str] = (),
+) -> WrittenExport:
     """Write the export, the verify-ready CSV and Parquet files and the HTML summary.
 
     ``table`` must have PHONE_NUMBERS_SCHEMA. Both Parquet files carry the same key-value
@@ -43,7 +51,12 @@ def write_export(table: pa.Table, outputs: ExportOutputs, written_at: datetime) 
     )
     write_csv_atomically(verify_ready.table, outputs.verify_ready_csv)
 
-    summary = summarize_export(table, verify_ready)
+    summary = summarize_export(
+        table,
+        verify_ready,
+        users_without_row=users_without_row,
+        missing_batches=missing_batches,
+    )
     page = render_summary_html(summary, written_at, EXPORT_SCHEMA_VERSION)
     write_bytes_atomically(page.encode("utf-8"), outputs.summary_html)
 

@@ -16,6 +16,7 @@ from authy_assets.ids.cells import (
     TOO_LARGE,
     ZERO,
     id_column_index,
+    is_id_column,
     parse_id_cell,
 )
 from authy_assets.ids.results import IdCollector, IdListError
@@ -33,6 +34,11 @@ def read_parquet(path: Path, collector: IdCollector) -> int:
             f"User id list {path} is not a readable Parquet file ({err}); write it again."
         ) from None
     names = list(parquet.schema_arrow.names)
+    if not any(is_id_column(name) for name in names):
+        raise IdListError(
+            f"User id list {path} has no {ID_COLUMN} column (columns found: {names}); write it"
+            f" again with the ids in a column named {ID_COLUMN}."
+        )
     name = names[id_column_index(names, path)]
     column_type = parquet.schema_arrow.field(name).type
     if pa.types.is_dictionary(column_type):
