@@ -10,6 +10,7 @@ import sys
 import uuid
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
@@ -20,6 +21,8 @@ from authy_assets.paths import DEFAULT_DAGSTER_HOME
 from authy_assets.stop_signals import StopRequested, stop_children, stop_on_signals
 
 if TYPE_CHECKING:
+    from multiprocessing.synchronize import Event
+
     import dagster as dg
 
     from authy_assets.environment import RunSettings
@@ -31,7 +34,9 @@ _LISTED_FAILURES = 10
 
 def _use_project_instance() -> Path:
     """Point Dagster at the project's instance directory unless DAGSTER_HOME is already set."""
-    home = prepare_dagster_home(Path(os.environ.get("DAGSTER_HOME") or DEFAULT_DAGSTER_HOME))
+    home = prepare_dagster_home(
+        Path(os.environ.get("DAGSTER_HOME") or DEFAULT_DAGSTER_HOME).expanduser()
+    )
     os.environ["DAGSTER_HOME"] = str(home)
     return home
 
@@ -67,8 +72,13 @@ def run(parallel: int) -> None:
     click.echo(f"Dagster instance: {home}")
 
     context = multiprocessing.get_context("spawn")
+    # Set on SIGINT or SIGTERM, so that a batch process starts no further batch run.
+    stop_event = context.Event()
     with ProcessPoolExecutor(
-        max_workers=parallel, mp_context=context, initializer=_prepare_worker
+        max_workers=parallel,
+        mp_context=context,
+        initializer=_prepare_worker,
+        initargs=(stop_event,),
     ) as pool:
         # Start every batch process and let it import Dagster and load the definitions before
         # the first run, so that no run waits for that and the budget is used from the start.
@@ -88,15 +98,21 @@ def run(parallel: int) -> None:
         noun = "batch" if len(batch_keys) == 1 else "batches"
         click.echo(f"{len(batch_keys)} {noun} to fetch, {parallel} at a time")
         key_test_id = f"key-test-{uuid.uuid4().hex}"
-        try:
-            with stop_on_signals():
+        # The handlers stay installed while the batch processes stop, so that a second Ctrl-C
+        # cannot cut the stop short.
+        with stop_on_signals():
+            try:
                 _test_api_key(settings, key_test_id)
                 failures = _fetch_batches(pool, batch_keys, key_test_id)
-        except StopRequested as stop:
-            pool.shutdown(wait=False, cancel_futures=True)
-            click.echo(f"Stopping on {stop.signal_name}: ending the batch runs in progress", err=True)
-            stop_children()
-            _stop(stop)
+            except StopRequested as stop:
+                stop_event.set()
+                pool.shutdown(wait=False, cancel_futures=True)
+                click.echo(
+                    f"Stopping on {stop.signal_name}: ending the batch runs in progress", err=True
+                )
+                stop_children()
+                _fail_unfinished_runs(instance, key_test_id, stop.signal_name)
+                _stop(stop)
 
         # Still inside the pool's block, so the export does not wait for the batch processes
         # to shut down.
@@ -164,7 +180,11 @@ def _fetch_batches(
     futures = {pool.submit(_fetch_one_batch, key, key_test_id): key for key in batch_keys}
     for done, future in enumerate(as_completed(futures), start=1):
         batch_key = futures[future]
-        error = future.result()
+        try:
+            error = future.result()
+        except BrokenProcessPool as broken:
+            # A batch process was killed from outside, for example by the kernel's OOM killer.
+            error = f"its batch process died ({broken})"
         click.echo(f"[{done}/{len(batch_keys)}] {batch_key} {'done' if error is None else 'FAILED'}")
         if error is not None:
             failures[batch_key] = error
@@ -183,9 +203,9 @@ def _batch_failure_message(failures: dict[str, str], batch_count: int) -> str:
         listed += f" and {len(failures) - _LISTED_FAILURES} more"
     return (
         f"{len(failures)} of {batch_count} batches failed: {listed}. The first error, in"
-        f" {first_key}: {first_message}. The export contains the other batches. Run"
-        " `authy-assets run` again to retry the failed ones. Users with a final response are"
-        " not requested again"
+        f" {first_key}: {first_message}. The export contains the other batches, and a failed"
+        " batch's rows from an earlier fetch if it had one. Run `authy-assets run` again to"
+        " retry the failed ones. Users with a final response are not requested again"
     )
 
 
@@ -207,6 +227,31 @@ def first_error(result: dg.ExecuteInProcessResult) -> str:
     if separator and qualified.split(".")[-1] == error.cls_name:
         text = rest if error.cls_name == "Failure" else f"{error.cls_name}: {rest}"
     return " ".join(line.strip() for line in text.splitlines() if line.strip())
+
+
+def _fail_unfinished_runs(instance: dg.DagsterInstance, key_test_id: str, reason: str) -> None:
+    """Mark the batch runs of this command that a stopped process left unfinished as failed.
+
+    A process stopped while Dagster starts or ends a run leaves the run NOT_STARTED or STARTED,
+    and authy_export_sensor would wait for such a run for 30 minutes.
+    """
+    import dagster as dg
+
+    from authy_assets.preflight import KEY_TEST_TAG
+
+    unfinished = [
+        dg.DagsterRunStatus.NOT_STARTED,
+        dg.DagsterRunStatus.STARTING,
+        dg.DagsterRunStatus.STARTED,
+        dg.DagsterRunStatus.CANCELING,
+    ]
+    records = instance.get_run_records(
+        filters=dg.RunsFilter(tags={KEY_TEST_TAG: key_test_id}, statuses=unfinished)
+    )
+    for record in records:
+        instance.report_run_failed(
+            record.dagster_run, f"authy-assets run was stopped by {reason} during this run"
+        )
 
 
 def _stop(stop: StopRequested) -> NoReturn:
@@ -235,7 +280,7 @@ def _fail(message: str) -> NoReturn:
 _worker_state: dict[str, object] = {}
 
 
-def _prepare_worker() -> None:
+def _prepare_worker(stop_event: Event) -> None:
     """Load the definitions and open the instance in a new batch process."""
     import dagster as dg
 
@@ -243,6 +288,7 @@ def _prepare_worker() -> None:
 
     _worker_state["job"] = build_definitions().resolve_job_def("authy_fetch_batch_job")
     _worker_state["instance"] = dg.DagsterInstance.get()
+    _worker_state["stop_event"] = stop_event
 
 
 def _worker_ready() -> bool:
@@ -253,6 +299,8 @@ def _fetch_one_batch(batch_key: str, key_test_id: str) -> str | None:
     """Run the fetch job for one batch in a batch process and return its error message, if any."""
     from authy_assets.preflight import KEY_TEST_TAG
 
+    if _worker_state["stop_event"].is_set():
+        return "not started, because `authy-assets run` was stopped"
     result = _worker_state["job"].execute_in_process(
         instance=_worker_state["instance"],
         partition_key=batch_key,

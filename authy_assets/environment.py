@@ -87,7 +87,7 @@ def load_run_settings() -> RunSettings:
     file_mode()
     data_dir = Path(storage.data_dir)
     # The same path that `authy-assets run` gives Dagster.
-    dagster_home = Path(os.environ.get("DAGSTER_HOME") or DEFAULT_DAGSTER_HOME)
+    dagster_home = Path(os.environ.get("DAGSTER_HOME") or DEFAULT_DAGSTER_HOME).expanduser()
     _check_not_a_file("AUTHY_DATA_DIR", data_dir, DEFAULT_DATA_DIR)
     _check_not_a_file("DAGSTER_HOME", dagster_home, DEFAULT_DAGSTER_HOME)
     _check_id_list(Path(storage.user_ids_path))

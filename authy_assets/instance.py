@@ -10,8 +10,8 @@ DAGSTER_YAML = "telemetry:\n  enabled: false\n"
 
 
 def prepare_dagster_home(home: Path) -> Path:
-    """Create ``home`` and, if it has none, a dagster.yaml that turns telemetry off."""
-    home = Path(home).resolve()
+    """Create ``home`` (``~`` expanded) and, if it has none, a dagster.yaml without telemetry."""
+    home = Path(home).expanduser().resolve()
     home.mkdir(parents=True, exist_ok=True)
     config = home / "dagster.yaml"
     if not config.exists():

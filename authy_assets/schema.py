@@ -116,8 +116,8 @@ PHONE_NUMBERS_SCHEMA = pa.schema(
             nullable=False,
             allowed_values=ExportStatus,
         ),
-        _field("error_code", pa.string(), "Authy error_code of the final response."),
-        _field("http_status", pa.int16(), "HTTP status of the final response."),
+        _field("error_code", pa.string(), "Authy error_code of the deciding response."),
+        _field("http_status", pa.int16(), "HTTP status of the deciding response."),
         _field("phone_number", pa.string(), "Number without country code, as sent."),
         _field("country_code", pa.string(), "Calling code as sent, such as 1."),
         _field("e164", pa.string(), "Full number as sent, which is what Verify takes."),
@@ -146,7 +146,10 @@ PHONE_NUMBERS_SCHEMA = pa.schema(
         ),
         _field("validation_problem", pa.string(), "Why a validation check failed."),
         _field(
-            "problem", pa.string(), "Why the response could not be fully read, if it could not."
+            "problem",
+            pa.string(),
+            "Why the row has no number or an incomplete one: the API error, or what could not"
+            " be read.",
         ),
     ]
 )

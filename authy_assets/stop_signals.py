@@ -35,7 +35,8 @@ class StopRequested(Exception):  # noqa: N818 - a request to stop, not an error
 def stop_on_signals() -> Iterator[None]:
     """Raise StopRequested in the main thread on the first SIGINT or SIGTERM inside the block.
 
-    Later signals are ignored, so that they cannot cut the caller's ``stop_children`` short.
+    Later signals inside the block are ignored, so that the caller can stop its batch processes
+    inside the block without being cut short.
     """
     received: list[int] = []
 

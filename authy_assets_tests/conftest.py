@@ -23,7 +23,7 @@ def start_authy_emulator() -> Iterator[Callable[..., RunningEmulator]]:
 
     def start(**settings: object) -> RunningEmulator:
         settings.setdefault("latency", "none")
-        emulator = start_emulator(EmulatorConfig(api_key=API_KEY, **settings))
+        emulator = start_emulator(EmulatorConfig(**{"api_key": API_KEY, **settings}))
         running.append(emulator)
         return emulator
 

@@ -623,6 +623,7 @@ def test_run_stops_on_signal(tmp_path, start_authy_emulator, stop_signal, to_gro
             assert process.poll() is None, process.communicate()
             assert time.monotonic() < deadline, "the run sent too few requests"
             time.sleep(0.1)
+        signalled_at = time.time()
         if to_group:
             os.killpg(process.pid, stop_signal)
         else:
@@ -642,6 +643,15 @@ def test_run_stops_on_signal(tmp_path, start_authy_emulator, stop_signal, to_gro
         time.sleep(0.1)
     sent = emulator.stats()["requests_per_user"]
     assert sum(sent.values()) < users, "the run fetched every user before it stopped"
+    # No batch run starts after the signal, and none is left looking unfinished, which would
+    # hold back authy_export_sensor.
+    with dg.DagsterInstance.from_ref(InstanceRef.from_dir(env["DAGSTER_HOME"])) as instance:
+        records = instance.get_run_records()
+    fetch_runs = [record for record in records if record.dagster_run.job_name != "authy_user_ids_job"]
+    assert fetch_runs
+    for record in fetch_runs:
+        assert record.dagster_run.is_finished, record.dagster_run
+        assert record.create_timestamp.timestamp() < signalled_at, record.dagster_run
     recorded = _ledger_requests(data_dir)
     for authy_id, count in sent.items():
         assert recorded.get(int(authy_id), 0) >= count, f"user {authy_id} sent but not recorded"

@@ -176,3 +176,17 @@ def test_cli_counts_one_user_in_singular(tmp_path):
     assert "(the first attempt failed, and it did not reach the API" in output
     assert "1 attempts" not in output
     assert "1 distinct user ids" not in output
+
+
+def test_dagster_home_tilde_expanded(tmp_path, monkeypatch):
+    # Shells do not expand ~ inside DAGSTER_HOME='~/x', so the project must.
+    from authy_assets.instance import prepare_dagster_home
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.chdir(tmp_path)
+
+    home = prepare_dagster_home(Path("~/dagster_home"))
+
+    assert home == tmp_path / "dagster_home"
+    assert (home / "dagster.yaml").is_file()
+    assert not (tmp_path / "~").exists()

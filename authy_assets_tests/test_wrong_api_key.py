@@ -112,3 +112,22 @@ def test_wrong_key_second_batch_sends_nothing(start_authy_emulator, make_project
 
     assert fixed.success
     assert emulator.stats()["requests_per_status"] == {"401": 1, "200": 10}
+
+
+def test_wrong_url_does_not_block_corrected_url(start_authy_emulator, make_project):
+    # The key is right, but the first URL points at an API that does not know it. The
+    # rejection belongs to that URL, so the corrected URL is tried at once.
+    other_app = start_authy_emulator(api_key="another-app-key", population_size=10)
+    emulator = start_authy_emulator(population_size=10, export_disabled_share=0.0)
+    project = make_project(other_app.url, list(range(1, 11)))
+    project.materialize_user_ids()
+    (batch_key,) = project.batch_keys()
+
+    rejected = project.materialize_batch(batch_key, raise_on_error=False)
+    project.base_url = emulator.url
+    fixed = project.materialize_batch(batch_key)
+
+    assert not rejected.success
+    assert other_app.stats()["requests_rejected_key"] == 1
+    assert fixed.success
+    assert emulator.stats()["requests_per_status"] == {"200": 10}

@@ -173,7 +173,7 @@ class _Fetch:
 
     def _check_key_not_rejected(self) -> None:
         """Raise AuthyUnauthorizedError when the API rejected this key a short while ago."""
-        rejected_at = self.ledger.key_rejected_at()
+        rejected_at = self.ledger.key_rejected_at(self.settings.base_url)
         if rejected_at is None:
             return
         age = max(self.report.started_at - rejected_at, 0.0)
@@ -332,6 +332,7 @@ class _Fetch:
         self.report.responses_by_status[status] += 1
 
         if status == ExportStatus.unauthorized:
+            self.ledger.record_key_rejection(settings.base_url, time.time())
             raise AuthyUnauthorizedError(
                 f"the Authy API at {settings.base_url} rejected the API key (HTTP 401, error"
                 " 60001): check AUTHY_API_KEY; no further requests were sent"

@@ -41,7 +41,12 @@ CREATE TABLE IF NOT EXISTS requests (
     counted      INTEGER NOT NULL DEFAULT 1
 );
 CREATE INDEX IF NOT EXISTS requests_by_user ON requests (api_scope, month, authy_id);
-CREATE INDEX IF NOT EXISTS requests_by_scope ON requests (api_scope, request_id);
+CREATE TABLE IF NOT EXISTS key_rejections (
+    api_scope   TEXT NOT NULL,
+    base_url    TEXT NOT NULL,
+    rejected_at REAL NOT NULL,
+    PRIMARY KEY (api_scope, base_url)
+);
 """
 
 # SQLite limits the number of host parameters in one statement; stay well below it.
@@ -201,21 +206,22 @@ class RequestLedger:
             counts.update((authy_id, count) for authy_id, count in rows)
         return counts
 
-    def key_rejected_at(self) -> float | None:
-        """Return when the API rejected the key (HTTP 401) if that is its newest response.
+    def record_key_rejection(self, base_url: str, rejected_at: float) -> None:
+        """Store that the API at ``base_url`` rejected this app's key (HTTP 401)."""
+        with self._write_transaction() as connection:
+            connection.execute(
+                "INSERT OR REPLACE INTO key_rejections (api_scope, base_url, rejected_at)"
+                " VALUES (?, ?, ?)",
+                (self.api_scope, base_url, rejected_at),
+            )
 
-        Returns the time the 401 response was received, or None when the newest response to
-        this app's requests was anything else or there was none.
-        """
-        newest = self._connection.execute(
-            "SELECT status, received_at FROM requests"
-            " WHERE api_scope = ? AND received_at IS NOT NULL AND outcome = 'response'"
-            " ORDER BY request_id DESC LIMIT 1",
-            (self.api_scope,),
+    def key_rejected_at(self, base_url: str) -> float | None:
+        """Return when the API at ``base_url`` last rejected this app's key, or None."""
+        row = self._connection.execute(
+            "SELECT rejected_at FROM key_rejections WHERE api_scope = ? AND base_url = ?",
+            (self.api_scope, base_url),
         ).fetchone()
-        if newest is None or newest[0] != "unauthorized":
-            return None
-        return float(newest[1])
+        return None if row is None else float(row[0])
 
     def rows_for(self, authy_ids: Iterable[int], *, month: str) -> list[LedgerRow]:
         """Return every request of the month for these users, oldest first per user."""

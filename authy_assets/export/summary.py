@@ -56,7 +56,8 @@ class ExportSummary:
         batches = f" The batches without a phone table are {listed}." if listed else ""
         return (
             f"Partial export: {self.users_without_row} users of the id list have no row yet."
-            f"{batches} Materialize authy_phone_numbers for them, then rebuild the export."
+            f"{batches} Run `authy-assets run` again, or materialize authy_raw_responses and"
+            " authy_phone_numbers for those batches, then the export."
         )
 
     @property
