@@ -421,7 +421,7 @@ def test_export_sensor_waits_for_silent_queued_run(fast_project):
 
 
 def schedule_tick(project, when: datetime) -> list[dg.RunRequest] | dg.SkipReason:
-    # The context must be closed: it holds the instance, and an unclosed one leaves the
+    # The context must be closed: it keeps the instance, and an unclosed one leaves the
     # instance's state storage as the current one after the instance is gone.
     with dg.build_schedule_context(
         instance=project.instance,
@@ -451,7 +451,7 @@ def test_monthly_refresh_requests_every_batch(fast_project):
     assert authy_monthly_refresh.job_name == fetch_batch_job.name
 
 
-def test_monthly_refresh_skips_batches_of_other_id_lists(fast_project):
+def test_refresh_skips_other_list_batches(fast_project):
     # Another data directory on the same instance registered batch-000007; the current list
     # has only two batches.
     project = fast_project(list(range(1, 16)))
@@ -472,7 +472,7 @@ def test_monthly_refresh_before_first_id_list_skips(fast_project):
     assert "materialize authy_user_ids" in (result.skip_message or "")
 
 
-def test_user_ids_sensor_skips_batches_of_other_id_lists(fast_project):
+def test_sensor_skips_other_list_batches(fast_project):
     project = fast_project(list(range(1, 16)))
     project.instance.add_dynamic_partitions(BATCHES_PARTITION_NAME, ["batch-000007"])
     cursor = file_digest(project.user_ids_path)

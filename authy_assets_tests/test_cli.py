@@ -371,7 +371,7 @@ def test_run_wrong_key_sends_one_request(tmp_path, start_authy_emulator):
 
 
 def test_run_key_test_counts_as_attempt(tmp_path, start_authy_emulator):
-    # The key test picks the first user; a 500 for it leaves one attempt to the batch run, so
+    # The key test picks the first user. A 500 for it leaves one attempt to the batch run, so
     # the user gets max_attempts_per_run (2) requests in all, not 3.
     failing_user = 5
     population = tmp_path / "population.jsonl"

@@ -133,7 +133,7 @@ def test_export_without_rows(empty: tuple[Path, dg.ExecuteInProcessResult]) -> N
     assert verify_ready.num_rows == 0
     assert field_list(verify_ready.schema) == field_list(VERIFY_READY_SCHEMA)
     assert outputs.summary_html.exists()
-    # The summary says that the export lacks the users of the batch never fetched.
+    # The summary states that the export lacks the users of the batch never fetched.
     page = outputs.summary_html.read_text(encoding="utf-8")
     users = materialization.metadata["users_without_row"].value
     assert users > 0

@@ -699,7 +699,7 @@ MILLION = 1_000_000
 # Two files with the same million ids: one with nothing but the ids (7 MiB) and one whose
 # lines carry a 240-character note (236 MiB). A reader that streams the file peaks at the same
 # memory for both: measured on Linux x86-64, Python 3.11, dagster 1.13.28, both children peak
-# at about 336 MiB. A reader that holds the file's lines peaks at least the file's size higher,
+# at about 336 MiB. A reader that keeps the file's lines peaks at least the file's size higher,
 # so the bound on the difference is half the difference in size. The peak itself moved by up
 # to 110 MiB between runs in different environments, so only the difference is bounded tightly.
 NOTE_LENGTH = 240

@@ -211,7 +211,7 @@ def leak_runs(tmp_path_factory) -> Iterator[LeakRuns]:
         wrong_key = _run(root / "wrong_key", emulator.url, WRONG_CANARY_KEY)
         # `authy-assets run` stops before any batch run when the key is wrong, so one batch
         # is launched on its own to reach the fetch step's failure and its Dagster events. It
-        # sends no request, because the ledger holds the 401 of the run before.
+        # sends no request, because the ledger contains the 401 of the run before.
         wrong_key.results.append(_materialize_batch(wrong_key, emulator.url))
         rejected = emulator.stats()["requests_rejected_key"]
     # The users whose requests fail leave the run with failed users, not a failed run.

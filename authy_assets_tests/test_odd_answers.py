@@ -3,7 +3,7 @@
 Each case is one user whose every request gets the case's body verbatim (a ``raw`` population
 entry). The batch is materialized once, and each test compares one user's row in
 ``phones/<batch>.parquet`` with the row written out literally in CASES. The region, type,
-possibility and validity values are libphonenumber's answers for the E.164 text (phonenumbers
+possibility and validity values are libphonenumber's results for the E.164 text (phonenumbers
 9.0.43), copied into the table by hand rather than computed by the code under test.
 """
 

@@ -81,7 +81,7 @@ def test_wrong_key_fails_run_without_quota(start_authy_emulator, make_project, t
 
 
 def test_wrong_key_second_batch_sends_nothing(start_authy_emulator, make_project):
-    # A backfill from the UI starts one run a batch; only the first may spend a request on a
+    # A backfill from the UI starts one run a batch. Only the first may spend a request on a
     # key that the API has just rejected.
     emulator = start_authy_emulator(population_size=30, export_disabled_share=0.0)
     project = make_project(emulator.url, list(range(1, 31)))

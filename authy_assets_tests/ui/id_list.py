@@ -15,7 +15,7 @@ BATCH_SIZE = 100
 
 @dataclass(frozen=True)
 class BatchPlan:
-    """The users of one batch and how many of each kind the emulator answers."""
+    """The users of one batch and how many of each kind the emulator returns."""
 
     key: str
     known: tuple[int, ...]

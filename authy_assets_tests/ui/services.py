@@ -130,7 +130,7 @@ def start_emulator_process(
     """Start ``authy-assets emulator`` without latency or a rate limit that a test could reach.
 
     The generated population has no export-disabled users, so the population file decides
-    exactly which users answer 60154.
+    exactly which users get error 60154.
     """
     port = free_port()
     command = [

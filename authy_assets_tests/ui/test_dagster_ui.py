@@ -2,8 +2,8 @@
 
 The tests share one ``dagster dev`` and run in file order. The first materializes the ids,
 backfills every batch, reads the check results of each batch and the export's row count. The
-export is rebuilt by authy_export_sensor, which is on by default, as the README tells users to
-rely on. The second turns the schedule and sensors on and appends ids to the list, which the
+export is rebuilt by authy_export_sensor, which is on by default, as the README describes. The
+second turns the schedule and sensors on and appends ids to the list, which the
 user-ids sensor turns into a new batch.
 """
 
